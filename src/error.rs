@@ -1,0 +1,201 @@
+//! The crate's one error type.
+
+use core::fmt;
+
+use crate::Protection;
+
+/// Everything that can go wrong in this crate.
+///
+/// Each variant carries the facts a caller needs to act: how many bytes were asked for and
+/// how many were left, where in a hex string the parser stopped and why, which OS call
+/// failed and with what code. Every fallible call that returns an `Error` has left the
+/// arena exactly as it was before the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A region of zero bytes was requested.
+    ZeroSize,
+    /// The requested region size overflows when rounded up to whole pages.
+    SizeOverflow {
+        /// The size that was asked for, in bytes.
+        requested: usize,
+    },
+    /// An alignment that is not a power of two (zero included).
+    InvalidAlignment {
+        /// The alignment that was asked for.
+        align: usize,
+    },
+    /// The block does not fit in what is left of the region.
+    OutOfMemory {
+        /// Bytes asked for, not counting padding for alignment.
+        requested: usize,
+        /// The alignment asked for.
+        align: usize,
+        /// Bytes left between the bump pointer and the end of the region.
+        remaining: usize,
+    },
+    /// A call that writes into the region found it without write access.
+    NotWritable {
+        /// The protection the region has.
+        protection: Protection,
+    },
+    /// A call that reads the region found it without read access.
+    NotReadable {
+        /// The protection the region has.
+        protection: Protection,
+    },
+    /// A string holds a NUL character, which a C or Windows callee would read as its end.
+    InteriorNul {
+        /// Byte offset of the NUL in the UTF-8 input.
+        offset: usize,
+    },
+    /// A hex byte string does not follow the grammar (see [`crate::hex`]).
+    Hex {
+        /// Byte offset in the input where the problem was found.
+        offset: usize,
+        /// What was wrong there.
+        kind: HexErrorKind,
+    },
+    /// The operating system refused a call.
+    Os {
+        /// The system call that failed, e.g. `"mmap"` or `"VirtualAlloc"`.
+        call: &'static str,
+        /// The raw OS error code (`errno` on Unix, `GetLastError()` on Windows).
+        code: i32,
+    },
+    /// Virtual memory is not available on this target.
+    Unsupported,
+}
+
+/// What was wrong in a hex byte string; the offset is in [`Error::Hex`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HexErrorKind {
+    /// A character that is neither a hex digit, a separator, a `0x` / `\x` prefix nor the
+    /// start of a comment.
+    InvalidChar(char),
+    /// A run of digits with an odd count; the offset is the first digit of the run.
+    /// A single digit is allowed after `0x` (`0x1` is one byte), nowhere else.
+    OddDigitCount(usize),
+    /// A `0x` prefix with no digit after it, or a `\x` escape with fewer than two digits;
+    /// the offset is where the digit was expected.
+    MissingDigit {
+        /// What stood there instead; `None` at the end of the input.
+        found: Option<char>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::ZeroSize => f.write_str("a region of zero bytes was requested"),
+            Error::SizeOverflow { requested } => write!(
+                f,
+                "region size {requested} overflows when rounded up to whole pages"
+            ),
+            Error::InvalidAlignment { align } => {
+                write!(f, "alignment {align} is not a power of two")
+            }
+            Error::OutOfMemory {
+                requested,
+                align,
+                remaining,
+            } => write!(
+                f,
+                "out of region memory: {requested} bytes at alignment {align} requested, \
+                 {remaining} bytes remaining"
+            ),
+            Error::NotWritable { protection } => {
+                write!(f, "the region is not writable (protection {protection:?})")
+            }
+            Error::NotReadable { protection } => {
+                write!(f, "the region is not readable (protection {protection:?})")
+            }
+            Error::InteriorNul { offset } => write!(
+                f,
+                "string holds a NUL character at byte offset {offset}; a C callee would \
+                 see a shorter string"
+            ),
+            Error::Hex { offset, kind } => {
+                write!(f, "invalid hex byte string at byte offset {offset}: ")?;
+                match kind {
+                    HexErrorKind::InvalidChar(c) => write!(f, "unexpected character {c:?}"),
+                    HexErrorKind::OddDigitCount(n) => write!(
+                        f,
+                        "odd number of hex digits ({n}) in a run; write each byte as two digits"
+                    ),
+                    HexErrorKind::MissingDigit { found: Some(c) } => {
+                        write!(f, "expected a hex digit after the prefix, found {c:?}")
+                    }
+                    HexErrorKind::MissingDigit { found: None } => {
+                        f.write_str("expected a hex digit after the prefix, found the end")
+                    }
+                }
+            }
+            Error::Os { call, code } => write!(
+                f,
+                "{call} failed: {}",
+                std::io::Error::from_raw_os_error(code)
+            ),
+            Error::Unsupported => f.write_str("virtual memory is not supported on this target"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Os { code, .. } => std::io::Error::from_raw_os_error(code),
+            Error::OutOfMemory { .. } => std::io::Error::new(std::io::ErrorKind::OutOfMemory, e),
+            Error::Unsupported => std::io::Error::new(std::io::ErrorKind::Unsupported, e),
+            _ => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_the_facts() {
+        let e = Error::OutOfMemory {
+            requested: 100,
+            align: 8,
+            remaining: 40,
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("100") && s.contains("40") && s.contains('8'),
+            "{s}"
+        );
+
+        let e = Error::Hex {
+            offset: 7,
+            kind: HexErrorKind::InvalidChar('g'),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid hex byte string at byte offset 7: unexpected character 'g'"
+        );
+        let e = Error::Hex {
+            offset: 2,
+            kind: HexErrorKind::MissingDigit { found: None },
+        };
+        assert!(e.to_string().ends_with("found the end"));
+    }
+
+    #[test]
+    fn os_errors_convert_to_io_errors_with_their_code() {
+        let io: std::io::Error = Error::Os {
+            call: "mmap",
+            code: 12,
+        }
+        .into();
+        assert_eq!(io.raw_os_error(), Some(12));
+        let io: std::io::Error = Error::InvalidAlignment { align: 3 }.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+    }
+}

@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod builder;
+mod error;
+pub mod hex;
+mod mallocator;
+mod protection;
+mod region;
+mod sys;
+mod text;
+
+pub use builder::Builder;
+pub use error::{Error, HexErrorKind};
+pub use mallocator::Mallocator;
+pub use protection::Protection;
+pub use region::{granularity, page_size};
+pub use text::CharWidth;

@@ -1,0 +1,436 @@
+//! The bump core: [`Mallocator`] hands out blocks of its region, upward, through `&self`.
+//!
+//! This is the one module above [`crate::sys`] with `unsafe` code: it turns addresses
+//! inside the region into pointers and slices. Its invariant, checked on every path:
+//! `base <= ptr <= end`, every byte in `[base, ptr)` has been handed out at most once, and
+//! no reference into `[ptr, end)` exists.
+
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::fmt;
+use core::ptr::NonNull;
+use core::slice;
+
+use crate::region::Region;
+use crate::text::{self, CharWidth};
+use crate::{Builder, Error, Protection, hex};
+
+/// A region of virtual memory at a fixed address, handing out blocks with a bump pointer.
+///
+/// Blocks are laid out upward, in call order, each at the lowest address that meets its
+/// alignment: consecutive align-1 allocations are contiguous, so code and data can be
+/// built by appending. Blocks are not freed one by one; the whole region goes back to the
+/// OS with [`free`](Self::free) or on drop.
+///
+/// Allocation goes through `&self`, so blocks handed out earlier stay usable while new
+/// ones are made; every call is checked and returns an [`Error`] instead of panicking,
+/// and a failed call leaves the arena exactly as it was.
+///
+/// `Mallocator` is [`Send`] but not [`Sync`]: one thread allocates at a time.
+///
+/// ```
+/// use vmallocator::{CharWidth, Mallocator};
+///
+/// let m = Mallocator::new()?;
+/// let block = m.alloc(1024, 1)?;
+/// let aligned = m.alloc(512, 16)?;
+/// assert_eq!(aligned.as_ptr() as usize % 16, 0);
+/// assert!(aligned.as_ptr() as usize >= block.as_ptr() as usize + 1024);
+///
+/// let s = m.alloc_str("Hello World", CharWidth::U16)?;
+/// assert_eq!(s.len(), 2 * 12); // 11 units and the terminator
+/// let b = m.alloc_bytes(&[1, 2, 3])?;
+/// assert_eq!(b, [1, 2, 3]);
+/// let h = m.alloc_hex("00 ab f9 0x42")?;
+/// assert_eq!(h, [0x00, 0xab, 0xf9, 0x42]);
+/// m.free()?;
+/// # Ok::<(), vmallocator::Error>(())
+/// ```
+pub struct Mallocator {
+    region: Region,
+    /// Address of the next free byte.
+    ptr: Cell<usize>,
+    /// Address one past the region.
+    end: usize,
+}
+
+impl Mallocator {
+    /// One allocation granule ([`granularity`](crate::granularity): 64 KiB on Windows, a
+    /// page elsewhere) of read+write memory, like the original's default.
+    ///
+    /// # Errors
+    /// [`Error::Os`] when the OS refuses the mapping.
+    pub fn new() -> Result<Self, Error> {
+        Builder::new().build()
+    }
+
+    /// `size` bytes, rounded up to whole pages, with `protection`.
+    ///
+    /// ```
+    /// use vmallocator::{Mallocator, Protection};
+    /// let m = Mallocator::with_size(10_000, Protection::READ_WRITE)?;
+    /// assert_eq!(m.size() % vmallocator::page_size(), 0);
+    /// assert!(m.size() >= 10_000);
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ZeroSize`] for 0, [`Error::SizeOverflow`] when rounding overflows or the size
+    /// passes `isize::MAX`, [`Error::Os`] when the OS refuses.
+    pub fn with_size(size: usize, protection: Protection) -> Result<Self, Error> {
+        Builder::new().size(size).protection(protection).build()
+    }
+
+    /// A [`Builder`] for the options beyond size and protection.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_region(region: Region) -> Self {
+        let start = region.base().as_ptr() as usize;
+        Mallocator {
+            ptr: Cell::new(start),
+            end: start + region.len(),
+            region,
+        }
+    }
+
+    /// The first address of the region.
+    #[inline]
+    pub fn base(&self) -> NonNull<u8> {
+        self.region.base()
+    }
+
+    /// The next free address: where the next align-1 block will start.
+    #[inline]
+    pub fn ptr(&self) -> NonNull<u8> {
+        self.at(self.ptr.get())
+    }
+
+    /// The size of the region in bytes: a whole number of pages.
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.region.len()
+    }
+
+    /// Bytes handed out so far, alignment padding included.
+    #[inline]
+    pub fn used(&self) -> usize {
+        self.ptr.get() - self.base().as_ptr() as usize
+    }
+
+    /// Bytes left between [`ptr`](Self::ptr) and the end of the region.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.end - self.ptr.get()
+    }
+
+    /// The protection the region was mapped with.
+    #[inline]
+    pub fn protection(&self) -> Protection {
+        self.region.protection()
+    }
+
+    /// Changes the protection of the whole region (`mprotect(2)` / `VirtualProtect`).
+    ///
+    /// Takes `&mut self`, so no block handed out as a slice can outlive the change: a
+    /// reference into memory that just became read-only or executable cannot be written
+    /// through. Raw pointers from [`alloc`](Self::alloc) stay valid addresses, but using
+    /// them must respect the new protection. The write helpers check the protection and
+    /// return [`Error::NotWritable`] instead of faulting.
+    ///
+    /// ```
+    /// use vmallocator::{Error, Mallocator, Protection};
+    /// let mut m = Mallocator::new()?;
+    /// m.alloc_bytes(&[0xc3])?;
+    /// m.set_protection(Protection::READ)?;
+    /// assert_eq!(m.used_bytes()?, [0xc3]);
+    /// assert!(matches!(m.alloc_bytes(&[1]), Err(Error::NotWritable { .. })));
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Os`] when the OS refuses; the protection is then unchanged.
+    pub fn set_protection(&mut self, protection: Protection) -> Result<(), Error> {
+        self.region.protect(protection)
+    }
+
+    /// A pointer to `addr`, which must lie in `[base, end]`, with the region's provenance.
+    #[inline(always)]
+    fn at(&self, addr: usize) -> NonNull<u8> {
+        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.end);
+        let p = self.region.base().as_ptr().with_addr(addr);
+        // SAFETY: `addr` is at least the region's base address, which is not null.
+        unsafe { NonNull::new_unchecked(p) }
+    }
+
+    /// Bumps the pointer past `size` bytes at `align`, or returns `None` without change.
+    #[inline(always)]
+    fn bump(&self, size: usize, align: usize) -> Option<usize> {
+        debug_assert!(align.is_power_of_two());
+        let ptr = self.ptr.get();
+        let pad = ptr.wrapping_neg() & (align - 1);
+        let needed = pad.checked_add(size)?;
+        if needed > self.end - ptr {
+            return None;
+        }
+        self.ptr.set(ptr + needed);
+        Some(ptr + pad)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn out_of_memory(&self, size: usize, align: usize) -> Error {
+        Error::OutOfMemory {
+            requested: size,
+            align,
+            remaining: self.remaining(),
+        }
+    }
+
+    /// Hands out `size` bytes at an address that is a multiple of `align`, just above the
+    /// previous block (only alignment padding between them). Size 0 is allowed: it returns
+    /// the aligned current address and uses only the padding.
+    ///
+    /// The memory is whatever the region holds there: zeroes from the OS on first use.
+    ///
+    /// ```
+    /// # let m = vmallocator::Mallocator::new()?;
+    /// let a = m.alloc(3, 1)?;
+    /// let b = m.alloc(5, 1)?;
+    /// assert_eq!(b.as_ptr() as usize, a.as_ptr() as usize + 3); // contiguous
+    /// assert!(m.alloc(1, 3).is_err()); // not a power of two
+    /// assert!(m.alloc(usize::MAX, 1).is_err());
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidAlignment`] when `align` is not a power of two,
+    /// [`Error::OutOfMemory`] when the block does not fit in what remains.
+    #[inline]
+    pub fn alloc(&self, size: usize, align: usize) -> Result<NonNull<u8>, Error> {
+        if !align.is_power_of_two() {
+            return Err(Error::InvalidAlignment { align });
+        }
+        match self.bump(size, align) {
+            Some(addr) => Ok(self.at(addr)),
+            None => Err(self.out_of_memory(size, align)),
+        }
+    }
+
+    /// [`alloc`](Self::alloc) with the size and alignment of `layout`.
+    ///
+    /// ```
+    /// # let m = vmallocator::Mallocator::new()?;
+    /// let p = m.alloc_layout(core::alloc::Layout::new::<u64>())?;
+    /// assert_eq!(p.as_ptr() as usize % 8, 0);
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] when the block does not fit in what remains.
+    #[inline]
+    pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
+        match self.bump(layout.size(), layout.align()) {
+            Some(addr) => Ok(self.at(addr)),
+            None => Err(self.out_of_memory(layout.size(), layout.align())),
+        }
+    }
+
+    fn check_writable(&self) -> Result<(), Error> {
+        let protection = self.protection();
+        if protection.is_writable() {
+            Ok(())
+        } else {
+            Err(Error::NotWritable { protection })
+        }
+    }
+
+    /// The block `[addr, addr + len)` as a slice of `T`.
+    ///
+    /// # Safety
+    /// The block must have just been bumped past (so it is inside the region and covered by
+    /// no other reference), the region must be readable and writable, and `addr` must be
+    /// aligned for `T`.
+    #[inline(always)]
+    unsafe fn block<T>(&self, addr: usize, len: usize) -> &mut [T] {
+        debug_assert_eq!(addr % align_of::<T>(), 0);
+        debug_assert!(addr + len * size_of::<T>() <= self.end);
+        // SAFETY: per this function's contract the memory is in the region, aligned,
+        // accessible and unaliased; any bytes are valid for the integer types used here,
+        // and the OS initialised them all.
+        unsafe { slice::from_raw_parts_mut(self.at(addr).as_ptr().cast::<T>(), len) }
+    }
+
+    /// Copies `bytes` into a new block (alignment 1) and returns it.
+    ///
+    /// ```
+    /// # let m = vmallocator::Mallocator::new()?;
+    /// let code = m.alloc_bytes(&[0xb8, 0x2a, 0, 0, 0, 0xc3])?;
+    /// assert_eq!(code.as_ptr(), m.base().as_ptr());
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotWritable`] when the region cannot be written, [`Error::OutOfMemory`]
+    /// when the bytes do not fit.
+    pub fn alloc_bytes(&self, bytes: &[u8]) -> Result<&mut [u8], Error> {
+        self.check_writable()?;
+        let addr = self
+            .bump(bytes.len(), 1)
+            .ok_or_else(|| self.out_of_memory(bytes.len(), 1))?;
+        // SAFETY: just bumped past, in a writable region; alignment 1 suits `u8`.
+        let block = unsafe { self.block::<u8>(addr, bytes.len()) };
+        block.copy_from_slice(bytes);
+        Ok(block)
+    }
+
+    /// Copies `s` into a new block as UTF-8, UTF-16 or UTF-32 units in native byte order,
+    /// followed by one NUL unit, aligned to the unit size. Returns the whole block, the
+    /// terminator included; cast its pointer to `*const u16` or `*const u32` for the wide
+    /// forms. No character is lost: UTF-16 writes surrogate pairs where needed.
+    ///
+    /// ```
+    /// use vmallocator::CharWidth;
+    /// # let m = vmallocator::Mallocator::new()?;
+    /// let w = m.alloc_str("h€", CharWidth::U16)?;
+    /// assert_eq!(w.as_ptr() as usize % 2, 0);
+    /// let units: Vec<u16> = w.chunks(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+    /// assert_eq!(units, [0x68, 0x20ac, 0]);
+    /// assert!(m.alloc_str("a\0b", CharWidth::U8).is_err());
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotWritable`] when the region cannot be written, [`Error::InteriorNul`]
+    /// when `s` holds a NUL (a C callee would see a shorter string),
+    /// [`Error::OutOfMemory`] when the string does not fit.
+    pub fn alloc_str(&self, s: &str, width: CharWidth) -> Result<&mut [u8], Error> {
+        self.check_writable()?;
+        if let Some(offset) = text::find_nul(s) {
+            return Err(Error::InteriorNul { offset });
+        }
+        match width {
+            CharWidth::U8 => self.alloc_units::<u8>(s, width, |s, dst| {
+                dst.copy_from_slice(s.as_bytes());
+                s.len()
+            }),
+            CharWidth::U16 => self.alloc_units::<u16>(s, width, text::encode_utf16),
+            CharWidth::U32 => self.alloc_units::<u32>(s, width, text::encode_utf32),
+        }
+    }
+
+    /// Encodes `s` with `encode` into a block of `T` units plus a zero terminator.
+    #[inline(always)]
+    fn alloc_units<T: Copy + Default>(
+        &self,
+        s: &str,
+        width: CharWidth,
+        encode: impl Fn(&str, &mut [T]) -> usize,
+    ) -> Result<&mut [u8], Error> {
+        let unit = size_of::<T>();
+        debug_assert_eq!(unit, width.unit_size());
+        let ptr = self.ptr.get();
+        let pad = ptr.wrapping_neg() & (unit - 1);
+        // No encoding has more units than UTF-8 has bytes. When even that many fit, encode
+        // in place and bump by what was written; else count exactly, then bump.
+        let most = s.len().checked_add(1).and_then(|n| n.checked_mul(unit));
+        let units = match most.and_then(|m| m.checked_add(pad)) {
+            Some(need) if need <= self.end - ptr => {
+                let start = ptr + pad;
+                // SAFETY: `[start, start + most)` lies inside the free part of the region
+                // (checked just above), which no reference covers; the region is writable
+                // and `start` is aligned to `unit`.
+                let dst = unsafe { self.block::<T>(start, s.len() + 1) };
+                let n = encode(s, &mut dst[..s.len()]);
+                dst[n] = T::default();
+                self.ptr.set(start + (n + 1) * unit);
+                n + 1
+            }
+            _ => {
+                let units = width.encoded_len(s) + 1;
+                let bytes = units
+                    .checked_mul(unit)
+                    .ok_or_else(|| self.out_of_memory(usize::MAX, unit))?;
+                let start = self
+                    .bump(bytes, unit)
+                    .ok_or_else(|| self.out_of_memory(bytes, unit))?;
+                // SAFETY: just bumped past, in a writable region, aligned to `unit`.
+                let dst = unsafe { self.block::<T>(start, units) };
+                let n = encode(s, &mut dst[..units - 1]);
+                debug_assert_eq!(n, units - 1);
+                dst[n] = T::default();
+                units
+            }
+        };
+        let end = self.ptr.get();
+        // SAFETY: the block `[end - units * unit, end)` was just bumped past, in a writable
+        // region; alignment 1 suits `u8`.
+        Ok(unsafe { self.block::<u8>(end - units * unit, units * unit) })
+    }
+
+    /// Parses `hex` with the strict grammar of [`crate::hex`], then copies the bytes into a
+    /// new block (alignment 1). The whole string is parsed before anything is allocated.
+    ///
+    /// ```
+    /// # let m = vmallocator::Mallocator::new()?;
+    /// let code = m.alloc_hex("b8 2a 00 00 00  ; mov eax, 42\nc3  ; ret")?;
+    /// assert_eq!(code, [0xb8, 0x2a, 0, 0, 0, 0xc3]);
+    /// assert!(m.alloc_hex("00 zz").is_err());
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotWritable`] when the region cannot be written, [`Error::Hex`] (with the
+    /// byte offset and what was wrong there) when `hex` breaks the grammar,
+    /// [`Error::OutOfMemory`] when the bytes do not fit.
+    pub fn alloc_hex(&self, hex: &str) -> Result<&mut [u8], Error> {
+        self.check_writable()?;
+        let bytes = hex::decode(hex)?;
+        self.alloc_bytes(&bytes)
+    }
+
+    /// The part of the region handed out so far, `[base, ptr)`, to read. Takes `&mut self`,
+    /// so no block handed out earlier can be written while the slice lives.
+    ///
+    /// ```
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// m.alloc_bytes(b"ab")?;
+    /// assert_eq!(m.used_bytes()?, b"ab");
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotReadable`] when the region cannot be read.
+    pub fn used_bytes(&mut self) -> Result<&[u8], Error> {
+        let protection = self.protection();
+        if !protection.is_readable() {
+            return Err(Error::NotReadable { protection });
+        }
+        // SAFETY: `[base, ptr)` is inside the region, which is readable; `&mut self`
+        // guarantees no block reference handed out earlier is still alive.
+        Ok(unsafe { slice::from_raw_parts(self.base().as_ptr(), self.used()) })
+    }
+
+    /// Releases the region to the OS, reporting its answer. Dropping a `Mallocator` releases
+    /// it too, ignoring the answer.
+    ///
+    /// # Errors
+    /// [`Error::Os`] when the OS refuses (`munmap` / `VirtualFree`).
+    pub fn free(self) -> Result<(), Error> {
+        self.region.release()
+    }
+}
+
+impl fmt::Debug for Mallocator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mallocator")
+            .field("base", &self.base())
+            .field("ptr", &self.ptr())
+            .field("size", &self.size())
+            .field("used", &self.used())
+            .field("remaining", &self.remaining())
+            .field("protection", &self.protection())
+            .finish()
+    }
+}

@@ -1,0 +1,25 @@
+//! The operating-system layer: one file per platform, each with the same few functions
+//! that mirror single system calls. No policy and no validation here: sizes are already
+//! whole pages and addresses already page-aligned when they arrive; all checks live in
+//! [`crate::region`].
+//!
+//! Every function returns the raw OS error code on failure, turned into
+//! [`crate::Error::Os`] by the caller.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+
+#[cfg(not(any(unix, windows)))]
+mod stub;
+#[cfg(not(any(unix, windows)))]
+pub(crate) use stub::*;
+
+/// A failed system call: its name and the raw OS error code.
+pub(crate) type SysResult<T> = Result<T, (&'static str, i32)>;

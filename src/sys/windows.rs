@@ -1,0 +1,130 @@
+//! Windows backend: `VirtualAlloc`, `VirtualProtect` and `VirtualFree` through `windows-sys`.
+
+use core::ptr::{self, NonNull};
+
+use windows_sys::Win32::Foundation::GetLastError;
+use windows_sys::Win32::System::Memory::{
+    MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_EXECUTE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE,
+    PAGE_NOACCESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE, VirtualAlloc, VirtualFree,
+    VirtualProtect,
+};
+use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
+
+use super::SysResult;
+use crate::Protection;
+
+fn system_info() -> SYSTEM_INFO {
+    // SAFETY: SYSTEM_INFO is plain data for which all-zero bytes are valid, and
+    // GetSystemInfo fills the struct it is given; it cannot fail.
+    unsafe {
+        let mut info: SYSTEM_INFO = core::mem::zeroed();
+        GetSystemInfo(&mut info);
+        info
+    }
+}
+
+/// The page size, from `GetSystemInfo`.
+pub(crate) fn page_size() -> usize {
+    system_info().dwPageSize as usize
+}
+
+/// The granularity of `VirtualAlloc` addresses (64 KiB on every Windows version so far).
+pub(crate) fn allocation_granularity() -> usize {
+    system_info().dwAllocationGranularity as usize
+}
+
+pub(crate) fn page_flags(protection: Protection) -> PAGE_PROTECTION_FLAGS {
+    match (
+        protection.is_readable(),
+        protection.is_writable(),
+        protection.is_executable(),
+    ) {
+        (false, false, false) => PAGE_NOACCESS,
+        (true, false, false) => PAGE_READONLY,
+        (_, true, false) => PAGE_READWRITE,
+        (false, false, true) => PAGE_EXECUTE,
+        (true, false, true) => PAGE_EXECUTE_READ,
+        (_, true, true) => PAGE_EXECUTE_READWRITE,
+    }
+}
+
+fn last_error(call: &'static str) -> (&'static str, i32) {
+    // SAFETY: GetLastError only reads the calling thread's last-error value.
+    (call, unsafe { GetLastError() } as i32)
+}
+
+/// Reserves and commits `len` bytes of zero-filled memory (`VirtualAlloc`).
+///
+/// # Safety
+/// `len` must be a non-zero multiple of the page size.
+pub(crate) unsafe fn map(len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
+    // SAFETY: a null address lets the system choose where to place the region, so nothing
+    // existing is touched.
+    let p = unsafe {
+        VirtualAlloc(
+            ptr::null(),
+            len,
+            MEM_RESERVE | MEM_COMMIT,
+            page_flags(protection),
+        )
+    };
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| last_error("VirtualAlloc"))
+}
+
+/// Changes the protection of `[addr, addr + len)` (`VirtualProtect`).
+///
+/// # Safety
+/// The range must be page-aligned and lie inside a region this crate owns, and no Rust
+/// reference into it may be used in a way the new protection forbids.
+pub(crate) unsafe fn protect(
+    addr: NonNull<u8>,
+    len: usize,
+    protection: Protection,
+) -> SysResult<()> {
+    let mut old = 0;
+    // SAFETY: the caller guarantees the range is ours, page-aligned, and not borrowed;
+    // `old` is a valid place for the previous protection.
+    let ok = unsafe { VirtualProtect(addr.as_ptr().cast(), len, page_flags(protection), &mut old) };
+    if ok == 0 {
+        Err(last_error("VirtualProtect"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Releases the whole region at `addr` (`VirtualFree` with `MEM_RELEASE`).
+///
+/// # Safety
+/// `addr` must be the base of a region returned by [`map`], not used afterwards.
+pub(crate) unsafe fn unmap(addr: NonNull<u8>, _len: usize) -> SysResult<()> {
+    // SAFETY: the caller guarantees `addr` is the base of a whole region of ours; MEM_RELEASE
+    // requires a size of 0.
+    let ok = unsafe { VirtualFree(addr.as_ptr().cast(), 0, MEM_RELEASE) };
+    if ok == 0 {
+        Err(last_error("VirtualFree"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins the mapping of each `Protection` to the `PAGE_*` constants, by value.
+    #[test]
+    fn protection_maps_onto_page_constants() {
+        assert_eq!(page_flags(Protection::NONE), 0x01);
+        assert_eq!(page_flags(Protection::READ), 0x02);
+        assert_eq!(page_flags(Protection::READ_WRITE), 0x04);
+        assert_eq!(page_flags(Protection::EXECUTE), 0x10);
+        assert_eq!(page_flags(Protection::READ_EXECUTE), 0x20);
+        assert_eq!(page_flags(Protection::READ_WRITE_EXECUTE), 0x40);
+        assert_eq!(page_flags(Protection::READ_EXECUTE), PAGE_EXECUTE_READ);
+    }
+
+    #[test]
+    fn granularity_is_64k() {
+        assert_eq!(allocation_granularity(), 64 * 1024);
+    }
+}
