@@ -412,6 +412,24 @@ impl Mallocator {
         Ok(unsafe { slice::from_raw_parts(self.base().as_ptr(), self.used()) })
     }
 
+    /// Moves the bump pointer back to [`base`](Self::base): the whole region can be handed
+    /// out again. The memory keeps its contents and stays with the process; nothing is
+    /// returned to the OS. Takes `&mut self`, so no block handed out earlier can be used
+    /// after the reset.
+    ///
+    /// ```
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// let first = m.alloc(100, 1)?;
+    /// m.reset();
+    /// assert_eq!(m.used(), 0);
+    /// assert_eq!(m.alloc(1, 1)?, first);
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    #[inline]
+    pub fn reset(&mut self) {
+        self.ptr.set(self.base().as_ptr() as usize);
+    }
+
     /// Releases the region to the OS, reporting its answer. Dropping a `Mallocator` releases
     /// it too, ignoring the answer.
     ///
