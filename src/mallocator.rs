@@ -2,8 +2,9 @@
 //!
 //! This is the one module above [`crate::sys`] with `unsafe` code: it turns addresses
 //! inside the region into pointers and slices. Its invariant, checked on every path:
-//! `base <= ptr <= end`, every byte in `[base, ptr)` has been handed out at most once, and
-//! no reference into `[ptr, end)` exists.
+//! `base <= ptr <= limit`, every byte in `[base, ptr)` has been handed out at most once,
+//! and no reference into `[ptr, limit)` exists. Pages in `[base, end)` are committed; the
+//! hot path checks against `end`, and the cold path commits more, up to `limit`.
 //!
 //! Handing out `&mut [u8]` from `&self` (what `clippy::mut_from_ref` warns of) is the
 //! point of an arena and sound here: each block is bumped past once, so no two live
@@ -18,7 +19,11 @@ use core::slice;
 
 use crate::region::Region;
 use crate::text::{self, CharWidth};
-use crate::{Builder, Error, Protection, hex};
+use crate::{Builder, Error, HugePages, Protection, hex};
+
+mod reuse;
+
+pub use reuse::Checkpoint;
 
 /// A region of virtual memory at a fixed address, handing out blocks with a bump pointer.
 ///
@@ -55,8 +60,17 @@ pub struct Mallocator {
     region: Region,
     /// Address of the next free byte.
     ptr: Cell<usize>,
-    /// Address one past the region.
-    end: usize,
+    /// Address one past the committed part of the region.
+    end: Cell<usize>,
+    /// The highest `ptr` ever reached, as of the last time `ptr` moved down.
+    high: Cell<usize>,
+    /// The highest `ptr` since the memory was last zeroed, as of the last time `ptr` moved
+    /// down: bytes above it (and below `end`) still read as zero.
+    dirty: Cell<usize>,
+    /// Bytes committed at a time when the pointer passes `end`: whole pages.
+    step: usize,
+    /// The huge pages in effect, and why the requested ones are not, if so.
+    huge: (HugePages, Option<Error>),
 }
 
 impl Mallocator {
@@ -91,11 +105,22 @@ impl Mallocator {
         Builder::new()
     }
 
-    pub(crate) fn from_region(region: Region) -> Self {
+    /// An arena over `region`, whose first `committed` bytes are committed.
+    pub(crate) fn from_region(
+        region: Region,
+        committed: usize,
+        step: usize,
+        huge: (HugePages, Option<Error>),
+    ) -> Self {
+        debug_assert!(committed <= region.len() && step > 0);
         let start = region.base().as_ptr() as usize;
         Mallocator {
             ptr: Cell::new(start),
-            end: start + region.len(),
+            end: Cell::new(start + committed),
+            high: Cell::new(start),
+            dirty: Cell::new(start),
+            step,
+            huge,
             region,
         }
     }
@@ -112,10 +137,17 @@ impl Mallocator {
         self.at(self.ptr.get())
     }
 
-    /// The size of the region in bytes: a whole number of pages.
+    /// The size of the region in bytes: a whole number of pages. With a reservation
+    /// ([`Builder::reserve`]) this is the reserved size, the hard cap.
     #[inline]
     pub fn size(&self) -> usize {
         self.region.len()
+    }
+
+    /// Address one past the region.
+    #[inline]
+    fn limit(&self) -> usize {
+        self.base().as_ptr() as usize + self.region.len()
     }
 
     /// Bytes handed out so far, alignment padding included.
@@ -124,10 +156,10 @@ impl Mallocator {
         self.ptr.get() - self.base().as_ptr() as usize
     }
 
-    /// Bytes left between [`ptr`](Self::ptr) and the end of the region.
+    /// Bytes left between [`ptr`](Self::ptr) and the end of the region (committed or not).
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.end - self.ptr.get()
+        self.limit() - self.ptr.get()
     }
 
     /// The protection the region was mapped with.
@@ -163,7 +195,7 @@ impl Mallocator {
     /// A pointer to `addr`, which must lie in `[base, end]`, with the region's provenance.
     #[inline(always)]
     fn at(&self, addr: usize) -> NonNull<u8> {
-        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.end);
+        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.limit());
         let p = self.region.base().as_ptr().with_addr(addr);
         // SAFETY: `addr` is at least the region's base address, which is not null.
         unsafe { NonNull::new_unchecked(p) }
@@ -176,11 +208,48 @@ impl Mallocator {
         let ptr = self.ptr.get();
         let pad = ptr.wrapping_neg() & (align - 1);
         let needed = pad.checked_add(size)?;
-        if needed > self.end - ptr {
+        if needed > self.end.get() - ptr {
             return None;
         }
         self.ptr.set(ptr + needed);
         Some(ptr + pad)
+    }
+
+    /// [`bump`](Self::bump), committing more of the region when the block passes `end`.
+    #[inline(always)]
+    fn bump_or_grow(&self, size: usize, align: usize) -> Result<usize, Error> {
+        match self.bump(size, align) {
+            Some(addr) => Ok(addr),
+            None => self.grow(size, align),
+        }
+    }
+
+    /// The cold path of [`bump`](Self::bump): commits whole steps up to the block's end
+    /// (never past the region), then hands the block out. On any error nothing changes.
+    #[cold]
+    #[inline(never)]
+    fn grow(&self, size: usize, align: usize) -> Result<usize, Error> {
+        let ptr = self.ptr.get();
+        let pad = ptr.wrapping_neg() & (align - 1);
+        let needed = pad
+            .checked_add(size)
+            .filter(|&n| n <= self.limit() - ptr)
+            .ok_or_else(|| self.out_of_memory(size, align))?;
+        let base = self.base().as_ptr() as usize;
+        let (end, block_end) = (self.end.get() - base, ptr + needed - base);
+        if block_end > end {
+            // Whole steps from `end`, so commits stay aligned to the step; clamped at the
+            // region's end, itself a whole number of pages.
+            let steps = (block_end - end).div_ceil(self.step);
+            let new_end = steps
+                .checked_mul(self.step)
+                .and_then(|n| n.checked_add(end))
+                .map_or(self.size(), |e| e.min(self.size()));
+            self.region.commit(end, new_end - end)?;
+            self.end.set(base + new_end);
+        }
+        self.ptr.set(ptr + needed);
+        Ok(ptr + pad)
     }
 
     #[cold]
@@ -217,10 +286,7 @@ impl Mallocator {
         if !align.is_power_of_two() {
             return Err(Error::InvalidAlignment { align });
         }
-        match self.bump(size, align) {
-            Some(addr) => Ok(self.at(addr)),
-            None => Err(self.out_of_memory(size, align)),
-        }
+        self.bump_or_grow(size, align).map(|addr| self.at(addr))
     }
 
     /// [`alloc`](Self::alloc) with the size and alignment of `layout`.
@@ -236,10 +302,8 @@ impl Mallocator {
     /// [`Error::OutOfMemory`] when the block does not fit in what remains.
     #[inline]
     pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
-        match self.bump(layout.size(), layout.align()) {
-            Some(addr) => Ok(self.at(addr)),
-            None => Err(self.out_of_memory(layout.size(), layout.align())),
-        }
+        self.bump_or_grow(layout.size(), layout.align())
+            .map(|addr| self.at(addr))
     }
 
     fn check_writable(&self) -> Result<(), Error> {
@@ -260,7 +324,7 @@ impl Mallocator {
     #[inline(always)]
     unsafe fn block<T>(&self, addr: usize, len: usize) -> &mut [T] {
         debug_assert_eq!(addr % align_of::<T>(), 0);
-        debug_assert!(addr + len * size_of::<T>() <= self.end);
+        debug_assert!(addr + len * size_of::<T>() <= self.end.get());
         // SAFETY: per this function's contract the memory is in the region, aligned,
         // accessible and unaliased; any bytes are valid for the integer types used here,
         // and the OS initialised them all.
@@ -281,9 +345,7 @@ impl Mallocator {
     /// when the bytes do not fit.
     pub fn alloc_bytes(&self, bytes: &[u8]) -> Result<&mut [u8], Error> {
         self.check_writable()?;
-        let addr = self
-            .bump(bytes.len(), 1)
-            .ok_or_else(|| self.out_of_memory(bytes.len(), 1))?;
+        let addr = self.bump_or_grow(bytes.len(), 1)?;
         // SAFETY: just bumped past, in a writable region; alignment 1 suits `u8`.
         let block = unsafe { self.block::<u8>(addr, bytes.len()) };
         block.copy_from_slice(bytes);
@@ -341,7 +403,7 @@ impl Mallocator {
         // in place and bump by what was written; else count exactly, then bump.
         let most = s.len().checked_add(1).and_then(|n| n.checked_mul(unit));
         let units = match most.and_then(|m| m.checked_add(pad)) {
-            Some(need) if need <= self.end - ptr => {
+            Some(need) if need <= self.end.get() - ptr => {
                 let start = ptr + pad;
                 // SAFETY: `[start, start + most)` lies inside the free part of the region
                 // (checked just above), which no reference covers; the region is writable
@@ -357,9 +419,7 @@ impl Mallocator {
                 let bytes = units
                     .checked_mul(unit)
                     .ok_or_else(|| self.out_of_memory(usize::MAX, unit))?;
-                let start = self
-                    .bump(bytes, unit)
-                    .ok_or_else(|| self.out_of_memory(bytes, unit))?;
+                let start = self.bump_or_grow(bytes, unit)?;
                 // SAFETY: just bumped past, in a writable region, aligned to `unit`.
                 let dst = unsafe { self.block::<T>(start, units) };
                 let n = encode(s, &mut dst[..units - 1]);
@@ -417,24 +477,6 @@ impl Mallocator {
         Ok(unsafe { slice::from_raw_parts(self.base().as_ptr(), self.used()) })
     }
 
-    /// Moves the bump pointer back to [`base`](Self::base): the whole region can be handed
-    /// out again. The memory keeps its contents and stays with the process; nothing is
-    /// returned to the OS. Takes `&mut self`, so no block handed out earlier can be used
-    /// after the reset.
-    ///
-    /// ```
-    /// # let mut m = vmallocator::Mallocator::new()?;
-    /// let first = m.alloc(100, 1)?;
-    /// m.reset();
-    /// assert_eq!(m.used(), 0);
-    /// assert_eq!(m.alloc(1, 1)?, first);
-    /// # Ok::<(), vmallocator::Error>(())
-    /// ```
-    #[inline]
-    pub fn reset(&mut self) {
-        self.ptr.set(self.base().as_ptr() as usize);
-    }
-
     /// Releases the region to the OS, reporting its answer. Dropping a `Mallocator` releases
     /// it too, ignoring the answer.
     ///
@@ -451,6 +493,7 @@ impl fmt::Debug for Mallocator {
             .field("base", &self.base())
             .field("ptr", &self.ptr())
             .field("size", &self.size())
+            .field("committed", &self.committed())
             .field("used", &self.used())
             .field("remaining", &self.remaining())
             .field("protection", &self.protection())
