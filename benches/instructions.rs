@@ -7,7 +7,6 @@
 //! runs it) it runs them all once as a smoke test and prints the list.
 
 use std::alloc::Layout;
-use std::cell::Cell;
 use std::hint::black_box;
 use std::ptr::NonNull;
 
@@ -101,86 +100,6 @@ fn bumpalo_mixed(b: &Bump, layouts: &[Layout]) {
     }
 }
 
-/// A stand-in with `Mallocator`'s fields (base, a `Cell` pointer, the end address) and a
-/// candidate bump for `src/mallocator.rs`: one overflow guard, round the pointer up, then
-/// compare the new pointer with `end` (no `end - ptr`, no separate padding). Same contract
-/// as the crate's `bump`: the lowest address at or above the pointer that meets `align`,
-/// `None` without change when the block does not fit. Only here to count its instructions
-/// next to the real one; the kernels hand out addresses inside a real arena's region.
-struct Candidate {
-    base: NonNull<u8>,
-    ptr: Cell<usize>,
-    end: usize,
-}
-
-impl Candidate {
-    fn new(m: &Mallocator) -> Self {
-        let base = m.base().as_ptr() as usize;
-        Candidate {
-            base: m.base(),
-            ptr: Cell::new(base),
-            end: base + m.size(),
-        }
-    }
-
-    #[inline(always)]
-    fn bump(&self, layout: Layout) -> Option<usize> {
-        let (size, align) = (layout.size(), layout.align());
-        let mask = align - 1;
-        let ptr = self.ptr.get();
-        // One overflow guard for both additions below (ptr + mask, then + size); `Layout`
-        // guarantees size + mask <= isize::MAX, so the sum itself cannot overflow. The guard
-        // never refuses a block that fits when align <= the page size: `end` is
-        // page-aligned and at most usize::MAX + 1 - page. With constant size and align it
-        // is one compare against a constant.
-        ptr.checked_add(size + mask)?;
-        let aligned = (ptr + mask) & !mask;
-        let new = aligned + size;
-        if new > self.end {
-            return None;
-        }
-        self.ptr.set(new);
-        Some(aligned)
-    }
-
-    #[inline(always)]
-    fn alloc_layout(&self, layout: Layout) -> Option<NonNull<u8>> {
-        let addr = self.bump(layout)?;
-        // SAFETY: `addr` lies in the real arena's region, whose base is not null; it gets
-        // the region's provenance, as the crate's `at` does.
-        Some(unsafe { NonNull::new_unchecked(self.base.as_ptr().with_addr(addr)) })
-    }
-}
-
-#[inline(never)]
-fn candidate_u64(m: &Candidate, n: usize) {
-    for i in 0..n as u64 {
-        let p = m
-            .alloc_layout(Layout::new::<u64>())
-            .expect("fits")
-            .cast::<u64>();
-        // SAFETY: a fresh, aligned, writable 8-byte block of the real arena, which
-        // outlives the stand-in; nothing else uses the region meanwhile.
-        unsafe { p.as_ptr().write(i) };
-        black_box(p);
-    }
-}
-
-#[inline(never)]
-fn candidate_16(m: &Candidate, n: usize) {
-    let layout = Layout::from_size_align(16, 16).expect("layout");
-    for _ in 0..n {
-        black_box(m.alloc_layout(layout).expect("fits"));
-    }
-}
-
-#[inline(never)]
-fn candidate_mixed(m: &Candidate, layouts: &[Layout]) {
-    for &layout in layouts {
-        black_box(m.alloc_layout(layout).expect("fits"));
-    }
-}
-
 /// A fixed pseudo-random table of `N` sizes in `1..=64` (xorshift64, fixed seed).
 fn mixed_sizes() -> Vec<usize> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -205,9 +124,6 @@ const KERNELS: &[&str] = &[
     "ours_mixed_layout",
     "ours_mixed_alloc",
     "bumpalo_mixed",
-    "candidate_u64",
-    "candidate_16",
-    "candidate_mixed",
 ];
 
 fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
@@ -225,9 +141,6 @@ fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
         "ours_mixed_layout" => ours_mixed_layout(&m, black_box(layouts)),
         "ours_mixed_alloc" => ours_mixed_alloc(&m, black_box(sizes)),
         "bumpalo_mixed" => bumpalo_mixed(&b, black_box(layouts)),
-        "candidate_u64" => candidate_u64(&Candidate::new(&m), black_box(N)),
-        "candidate_16" => candidate_16(&Candidate::new(&m), black_box(N)),
-        "candidate_mixed" => candidate_mixed(&Candidate::new(&m), black_box(layouts)),
         other => panic!("unknown kernel {other:?}; known: {KERNELS:?}"),
     }
     // Every kernel fits in the one chunk it started with: no slow path was counted.

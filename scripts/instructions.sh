@@ -7,7 +7,7 @@
 # The counts include each kernel's loop (see the loop_only row) and the black_box store.
 #
 # Usage: scripts/instructions.sh [--asm]
-#   --asm  also disassemble the u64 kernels (ours, candidate, bumpalo) with objdump.
+#   --asm  also disassemble the u64 kernels (ours, bumpalo) with objdump.
 # Honours CARGO_TARGET_DIR (e.g. CARGO_TARGET_DIR=/work/target-bench).
 set -euo pipefail
 
@@ -49,27 +49,25 @@ per_alloc() {
 echo "callgrind: instructions per allocation (N = $n per kernel, loop included)"
 echo "$(valgrind --version), $(rustc --version)"
 echo
-printf '%-14s %14s %14s %10s %12s  %s\n' shape "ours/layout" "ours/alloc" bumpalo candidate verdict
-printf '%-14s %14s %14s %10s %12s  %s\n' ----- ----------- ---------- ------- --------- -------
+printf '%-14s %14s %14s %10s  %s\n' shape "ours/layout" "ours/alloc" bumpalo verdict
+printf '%-14s %14s %14s %10s  %s\n' ----- ----------- ---------- ------- -------
 for shape in u64:u64 16@16:16 "mixed-1-64@8":mixed; do
     name=${shape%%:*}
     k=${shape##*:}
     ours_l=$(per_alloc "ours_${k}_layout")
     ours_a=$(per_alloc "ours_${k}_alloc")
     bump=$(per_alloc "bumpalo_${k}")
-    cand=$(per_alloc "candidate_${k}")
     verdict=$(awk -v o="$ours_l" -v a="$ours_a" -v b="$bump" 'BEGIN {
         m = (o > a) ? o : a
         if (m <= b) print "ok (<= bumpalo)"; else printf "over bumpalo by %.2f\n", m - b }')
-    printf '%-14s %14s %14s %10s %12s  %s\n' "$name" "$ours_l" "$ours_a" "$bump" "$cand" "$verdict"
+    printf '%-14s %14s %14s %10s  %s\n' "$name" "$ours_l" "$ours_a" "$bump" "$verdict"
 done
 printf '%-14s %14s\n' "loop_only" "$(per_alloc loop_only)"
 echo
-echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align),"
-echo "candidate = the bump proposed in benches/instructions.rs (Candidate::bump)."
+echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align)."
 
 if [ "$asm" = 1 ]; then
-    for k in ours_u64_layout ours_u64_alloc candidate_u64 bumpalo_u64; do
+    for k in ours_u64_layout ours_u64_alloc bumpalo_u64; do
         sym=$(nm "$bin" | awk -v k="$k" '$3 ~ ("instructions[0-9]+" k "17h") { print $3 }' | head -n 1)
         [ -n "$sym" ] || { echo "$0: no symbol for $k" >&2; exit 1; }
         echo
