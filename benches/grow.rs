@@ -34,7 +34,11 @@ fn first_touch(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter_batched(
                 || {
-                    let m = Mallocator::builder().size(GIB).huge_pages(huge).build().unwrap();
+                    let m = Mallocator::builder()
+                        .size(GIB)
+                        .huge_pages(huge)
+                        .build()
+                        .unwrap();
                     assert_eq!(m.huge_pages(), huge, "{:?}", m.huge_pages_fallback());
                     m
                 },
@@ -57,7 +61,9 @@ fn reset(c: &mut Criterion) {
     g.bench_function("vmallocator", |b| {
         b.iter(|| {
             for i in 0..100u64 {
-                let p = ours.alloc_layout(core::alloc::Layout::new::<u64>()).unwrap();
+                let p = ours
+                    .alloc_layout(core::alloc::Layout::new::<u64>())
+                    .unwrap();
                 // SAFETY: a fresh, aligned, writable 8-byte block.
                 unsafe { p.cast::<u64>().write(black_box(i)) };
             }
