@@ -14,9 +14,10 @@ fn touch_every_page(m: &Mallocator, len: usize) {
     let block = m.alloc(len, 1).unwrap();
     let mut offset = 0;
     while offset < len {
+        let byte = block.as_ptr().wrapping_add(offset);
         // SAFETY: `block` is `len` bytes of committed, writable memory that nothing else
-        // references; `offset < len`.
-        unsafe { block.as_ptr().add(offset).write_volatile(1) };
+        // references, and `offset < len`.
+        unsafe { byte.write_volatile(1) };
         offset += page_size();
     }
 }
