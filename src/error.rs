@@ -63,6 +63,39 @@ pub enum Error {
         /// The raw OS error code (`errno` on Unix, `GetLastError()` on Windows).
         code: i32,
     },
+    /// A byte range given to a protection call or query does not lie inside the region.
+    OutOfRange {
+        /// Start of the range, in bytes from [`base`](crate::Mallocator::base).
+        offset: usize,
+        /// Length of the range in bytes.
+        len: usize,
+        /// The size of the region.
+        size: usize,
+    },
+    /// An address to place a region at is not a multiple of the page size (for the start of
+    /// the usable part) and of `align` (for the start of the mapping, below any guard
+    /// pages), or leaves no room for the region.
+    InvalidAddress {
+        /// The address asked for.
+        addr: usize,
+        /// The alignment the start of the mapping needs: the allocation granularity.
+        align: usize,
+    },
+    /// Something is already mapped at (part of) the address range asked for. Nothing was
+    /// changed there.
+    AddressInUse {
+        /// The address asked for.
+        addr: usize,
+    },
+    /// No free address range within the given distance of an address could hold the region.
+    NoFreeSpaceNear {
+        /// The address the region was to be near.
+        addr: usize,
+        /// The largest distance allowed between `addr` and any byte of the region.
+        distance: usize,
+        /// The bytes needed, guard pages included.
+        size: usize,
+    },
     /// Virtual memory is not available on this target.
     Unsupported,
 }
@@ -136,6 +169,27 @@ impl fmt::Display for Error {
                 f,
                 "{call} failed: {}",
                 std::io::Error::from_raw_os_error(code)
+            ),
+            Error::OutOfRange { offset, len, size } => write!(
+                f,
+                "byte range at offset {offset} of length {len} is outside the region of \
+                 {size} bytes"
+            ),
+            Error::InvalidAddress { addr, align } => write!(
+                f,
+                "cannot place a region at {addr:#x}: it must be page-aligned, its mapping \
+                 (guard pages included) aligned to {align:#x} and inside the address space"
+            ),
+            Error::AddressInUse { addr } => {
+                write!(f, "the address range at {addr:#x} is already in use")
+            }
+            Error::NoFreeSpaceNear {
+                addr,
+                distance,
+                size,
+            } => write!(
+                f,
+                "no free address range of {size} bytes within {distance:#x} bytes of {addr:#x}"
             ),
             Error::Unsupported => f.write_str("virtual memory is not supported on this target"),
         }

@@ -16,6 +16,7 @@ use core::fmt;
 use core::ptr::NonNull;
 use core::slice;
 
+use crate::protect::ProtMap;
 use crate::region::Region;
 use crate::text::{self, CharWidth};
 use crate::{Builder, Error, Protection, hex};
@@ -52,11 +53,15 @@ use crate::{Builder, Error, Protection, hex};
 /// # Ok::<(), vmallocator::Error>(())
 /// ```
 pub struct Mallocator {
-    region: Region,
+    pub(crate) region: Region,
     /// Address of the next free byte.
     ptr: Cell<usize>,
     /// Address one past the region.
     end: usize,
+    /// The protection of each run of pages.
+    pub(crate) prots: ProtMap,
+    /// Whether every page is writable: the write helpers' fast path.
+    pub(crate) all_writable: bool,
 }
 
 impl Mallocator {
@@ -96,6 +101,8 @@ impl Mallocator {
         Mallocator {
             ptr: Cell::new(start),
             end: start + region.len(),
+            prots: ProtMap::new(region.len(), region.protection()),
+            all_writable: region.protection().is_writable(),
             region,
         }
     }
@@ -130,7 +137,11 @@ impl Mallocator {
         self.end - self.ptr.get()
     }
 
-    /// The protection the region was mapped with.
+    /// The protection last set for the whole region: at construction or by
+    /// [`set_protection`](Self::set_protection). Pages changed since by
+    /// [`protect`](Self::protect), [`publish`](Self::publish) or
+    /// [`make_writable`](Self::make_writable) may differ; ask
+    /// [`protection_at`](Self::protection_at) or [`protection_of`](Self::protection_of).
     #[inline]
     pub fn protection(&self) -> Protection {
         self.region.protection()
@@ -157,21 +168,25 @@ impl Mallocator {
     /// # Errors
     /// [`Error::Os`] when the OS refuses; the protection is then unchanged.
     pub fn set_protection(&mut self, protection: Protection) -> Result<(), Error> {
-        self.region.protect(protection)
+        self.region.protect(protection)?;
+        self.prots = ProtMap::new(self.size(), protection);
+        self.all_writable = protection.is_writable();
+        Ok(())
     }
 
     /// A pointer to `addr`, which must lie in `[base, end]`, with the region's provenance.
     #[inline(always)]
-    fn at(&self, addr: usize) -> NonNull<u8> {
+    pub(crate) fn at(&self, addr: usize) -> NonNull<u8> {
         debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.end);
         let p = self.region.base().as_ptr().with_addr(addr);
         // SAFETY: `addr` is at least the region's base address, which is not null.
         unsafe { NonNull::new_unchecked(p) }
     }
 
-    /// Bumps the pointer past `size` bytes at `align`, or returns `None` without change.
+    /// Where a block of `size` bytes at `align` would go, and the pointer after it; `None`
+    /// when it does not fit. Changes nothing.
     #[inline(always)]
-    fn bump(&self, size: usize, align: usize) -> Option<usize> {
+    fn fit(&self, size: usize, align: usize) -> Option<(usize, usize)> {
         debug_assert!(align.is_power_of_two());
         let ptr = self.ptr.get();
         let pad = ptr.wrapping_neg() & (align - 1);
@@ -179,8 +194,29 @@ impl Mallocator {
         if needed > self.end - ptr {
             return None;
         }
-        self.ptr.set(ptr + needed);
-        Some(ptr + pad)
+        Some((ptr + pad, ptr + needed))
+    }
+
+    /// Bumps the pointer past `size` bytes at `align`, or returns `None` without change.
+    #[inline(always)]
+    fn bump(&self, size: usize, align: usize) -> Option<usize> {
+        let (start, next) = self.fit(size, align)?;
+        self.ptr.set(next);
+        Some(start)
+    }
+
+    /// Bumps past a block that will be written: like [`bump`](Self::bump), but first checks
+    /// that every page of `[start, start + size)` is writable.
+    #[inline(always)]
+    fn bump_writable(&self, size: usize, align: usize) -> Result<usize, Error> {
+        let (start, next) = self
+            .fit(size, align)
+            .ok_or_else(|| self.out_of_memory(size, align))?;
+        if !self.all_writable && size != 0 {
+            self.check_writable(start, size)?;
+        }
+        self.ptr.set(next);
+        Ok(start)
     }
 
     #[cold]
@@ -242,12 +278,18 @@ impl Mallocator {
         }
     }
 
-    fn check_writable(&self) -> Result<(), Error> {
-        let protection = self.protection();
-        if protection.is_writable() {
-            Ok(())
-        } else {
-            Err(Error::NotWritable { protection })
+    /// Whether every page of `[addr, addr + len)` (`len > 0`, inside the region) is
+    /// writable; the error names the first protection that is not.
+    #[cold]
+    #[inline(never)]
+    fn check_writable(&self, addr: usize, len: usize) -> Result<(), Error> {
+        let offset = addr - self.base().as_ptr() as usize;
+        match self
+            .prots
+            .first_lacking(offset, offset + len, Protection::is_writable)
+        {
+            None => Ok(()),
+            Some(protection) => Err(Error::NotWritable { protection }),
         }
     }
 
@@ -255,7 +297,7 @@ impl Mallocator {
     ///
     /// # Safety
     /// The block must have just been bumped past (so it is inside the region and covered by
-    /// no other reference), the region must be readable and writable, and `addr` must be
+    /// no other reference), its pages must be readable and writable, and `addr` must be
     /// aligned for `T`.
     #[inline(always)]
     unsafe fn block<T>(&self, addr: usize, len: usize) -> &mut [T] {
@@ -277,14 +319,11 @@ impl Mallocator {
     /// ```
     ///
     /// # Errors
-    /// [`Error::NotWritable`] when the region cannot be written, [`Error::OutOfMemory`]
+    /// [`Error::NotWritable`] when a page the block would touch cannot be written, [`Error::OutOfMemory`]
     /// when the bytes do not fit.
     pub fn alloc_bytes(&self, bytes: &[u8]) -> Result<&mut [u8], Error> {
-        self.check_writable()?;
-        let addr = self
-            .bump(bytes.len(), 1)
-            .ok_or_else(|| self.out_of_memory(bytes.len(), 1))?;
-        // SAFETY: just bumped past, in a writable region; alignment 1 suits `u8`.
+        let addr = self.bump_writable(bytes.len(), 1)?;
+        // SAFETY: just bumped past, its pages writable; alignment 1 suits `u8`.
         let block = unsafe { self.block::<u8>(addr, bytes.len()) };
         block.copy_from_slice(bytes);
         Ok(block)
@@ -307,11 +346,10 @@ impl Mallocator {
     /// ```
     ///
     /// # Errors
-    /// [`Error::NotWritable`] when the region cannot be written, [`Error::InteriorNul`]
+    /// [`Error::NotWritable`] when a page the block would touch cannot be written, [`Error::InteriorNul`]
     /// when `s` holds a NUL (a C callee would see a shorter string),
     /// [`Error::OutOfMemory`] when the string does not fit.
     pub fn alloc_str(&self, s: &str, width: CharWidth) -> Result<&mut [u8], Error> {
-        self.check_writable()?;
         if let Some(offset) = text::find_nul(s) {
             return Err(Error::InteriorNul { offset });
         }
@@ -337,15 +375,16 @@ impl Mallocator {
         debug_assert_eq!(unit, width.unit_size());
         let ptr = self.ptr.get();
         let pad = ptr.wrapping_neg() & (unit - 1);
-        // No encoding has more units than UTF-8 has bytes. When even that many fit, encode
-        // in place and bump by what was written; else count exactly, then bump.
+        // No encoding has more units than UTF-8 has bytes. When even that many fit in a
+        // wholly writable region, encode in place and bump by what was written; else count
+        // exactly, check the pages, then bump.
         let most = s.len().checked_add(1).and_then(|n| n.checked_mul(unit));
         let units = match most.and_then(|m| m.checked_add(pad)) {
-            Some(need) if need <= self.end - ptr => {
+            Some(need) if self.all_writable && need <= self.end - ptr => {
                 let start = ptr + pad;
                 // SAFETY: `[start, start + most)` lies inside the free part of the region
-                // (checked just above), which no reference covers; the region is writable
-                // and `start` is aligned to `unit`.
+                // (checked just above), which no reference covers; the whole region is
+                // writable (`all_writable`) and `start` is aligned to `unit`.
                 let dst = unsafe { self.block::<T>(start, s.len() + 1) };
                 let n = encode(s, &mut dst[..s.len()]);
                 dst[n] = T::default();
@@ -357,10 +396,8 @@ impl Mallocator {
                 let bytes = units
                     .checked_mul(unit)
                     .ok_or_else(|| self.out_of_memory(usize::MAX, unit))?;
-                let start = self
-                    .bump(bytes, unit)
-                    .ok_or_else(|| self.out_of_memory(bytes, unit))?;
-                // SAFETY: just bumped past, in a writable region, aligned to `unit`.
+                let start = self.bump_writable(bytes, unit)?;
+                // SAFETY: just bumped past, its pages writable, aligned to `unit`.
                 let dst = unsafe { self.block::<T>(start, units) };
                 let n = encode(s, &mut dst[..units - 1]);
                 debug_assert_eq!(n, units - 1);
@@ -369,8 +406,8 @@ impl Mallocator {
             }
         };
         let end = self.ptr.get();
-        // SAFETY: the block `[end - units * unit, end)` was just bumped past, in a writable
-        // region; alignment 1 suits `u8`.
+        // SAFETY: the block `[end - units * unit, end)` was just bumped past, its pages
+        // writable; alignment 1 suits `u8`.
         Ok(unsafe { self.block::<u8>(end - units * unit, units * unit) })
     }
 
@@ -386,11 +423,10 @@ impl Mallocator {
     /// ```
     ///
     /// # Errors
-    /// [`Error::NotWritable`] when the region cannot be written, [`Error::Hex`] (with the
+    /// [`Error::NotWritable`] when a page the block would touch cannot be written, [`Error::Hex`] (with the
     /// byte offset and what was wrong there) when `hex` breaks the grammar,
     /// [`Error::OutOfMemory`] when the bytes do not fit.
     pub fn alloc_hex(&self, hex: &str) -> Result<&mut [u8], Error> {
-        self.check_writable()?;
         let bytes = hex::decode(hex)?;
         self.alloc_bytes(&bytes)
     }
@@ -408,11 +444,14 @@ impl Mallocator {
     /// # Errors
     /// [`Error::NotReadable`] when the region cannot be read.
     pub fn used_bytes(&mut self) -> Result<&[u8], Error> {
-        let protection = self.protection();
-        if !protection.is_readable() {
+        if self.used() != 0
+            && let Some(protection) =
+                self.prots
+                    .first_lacking(0, self.used(), Protection::is_readable)
+        {
             return Err(Error::NotReadable { protection });
         }
-        // SAFETY: `[base, ptr)` is inside the region, which is readable; `&mut self`
+        // SAFETY: `[base, ptr)` is inside the region, and its pages are readable; `&mut self`
         // guarantees no block reference handed out earlier is still alive.
         Ok(unsafe { slice::from_raw_parts(self.base().as_ptr(), self.used()) })
     }
