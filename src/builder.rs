@@ -115,7 +115,7 @@ impl Builder {
     ///
     /// ```
     /// use vmallocator::Mallocator;
-    /// let here = main as usize;
+    /// let here = main as *const () as usize;
     /// # fn main() {}
     /// let m = Mallocator::builder().near(here, 1 << 31).build()?;
     /// let base = m.base().as_ptr() as usize;
