@@ -99,7 +99,9 @@ fn floor() -> usize {
         .unwrap_or(64 * 1024);
     #[cfg(not(target_os = "linux"))]
     let min = 64 * 1024;
-    align_up(min, granularity()).unwrap_or(usize::MAX).max(granularity())
+    align_up(min, granularity())
+        .unwrap_or(usize::MAX)
+        .max(granularity())
 }
 
 /// Free address ranges `(start, end)` that overlap `[lo, hi)`, in address order; `None`

@@ -210,11 +210,14 @@ impl Mallocator {
     ) -> Result<Option<Protection>, Error> {
         let (start, end) = self.page_range(range)?;
         if start == end {
-            return self.protection_at(start).map(Some).ok_or(Error::OutOfRange {
-                offset: start,
-                len: 0,
-                size: self.size(),
-            });
+            return self
+                .protection_at(start)
+                .map(Some)
+                .ok_or(Error::OutOfRange {
+                    offset: start,
+                    len: 0,
+                    size: self.size(),
+                });
         }
         match *self.prots.segments(start, end).as_slice() {
             [(_, _, p)] => Ok(Some(p)),

@@ -89,7 +89,10 @@ impl Request {
         let page = page_size();
         // Past isize::MAX no Rust object (or slice) can span the region.
         let len = round_to_pages(self.size).ok_or(overflow.clone())?;
-        let before = self.guard_before.checked_mul(page).ok_or(overflow.clone())?;
+        let before = self
+            .guard_before
+            .checked_mul(page)
+            .ok_or(overflow.clone())?;
         let after = self.guard_after.checked_mul(page).ok_or(overflow.clone())?;
         let total = len
             .checked_add(before)
@@ -146,7 +149,9 @@ impl Region {
                     align: granularity(),
                 };
                 let start = addr.checked_sub(before).ok_or(invalid.clone())?;
-                if start % granularity() != 0 || start.checked_add(total).is_none() || start == 0
+                if !start.is_multiple_of(granularity())
+                    || start.checked_add(total).is_none()
+                    || start == 0
                 {
                     return Err(invalid);
                 }
@@ -155,12 +160,11 @@ impl Region {
         };
         // SAFETY: `total` is a non-zero multiple of the page size, and an exact address a
         // multiple of the allocation granularity (checked just above).
-        let mapping = unsafe { sys::map(place, total, request.protection) }.map_err(|e| {
-            match at {
+        let mapping =
+            unsafe { sys::map(place, total, request.protection) }.map_err(|e| match at {
                 Some(addr) if e.1 == sys::ADDRESS_IN_USE => Error::AddressInUse { addr },
                 _ => os_error(e),
-            }
-        })?;
+            })?;
         debug_assert_eq!(mapping.as_ptr() as usize % page_size(), 0);
         // From here on, dropping `region` unmaps everything.
         let mut region = Region {
@@ -176,7 +180,9 @@ impl Region {
             && mapping.as_ptr() as usize != start
         {
             // The OS took the address as a hint and put the mapping elsewhere.
-            return Err(Error::AddressInUse { addr: start + before });
+            return Err(Error::AddressInUse {
+                addr: start + before,
+            });
         }
         for (guard, guard_len) in [
             (region.mapping, before),
@@ -230,7 +236,7 @@ impl Region {
     ) -> Result<(), Error> {
         let page = page_size();
         let inside = offset.checked_add(len).is_some_and(|end| end <= self.len);
-        if !inside || offset % page != 0 || len % page != 0 {
+        if !inside || !offset.is_multiple_of(page) || !len.is_multiple_of(page) {
             return Err(Error::OutOfRange {
                 offset,
                 len,

@@ -108,11 +108,17 @@ fn zero_length_and_out_of_range_change_nothing() {
     let size = m.size();
     for (start, end) in [(0, 2 * p + 1), (2 * p + 1, 2 * p + 1), (p, p - 1)] {
         let e = m.protect(start..end, Protection::NONE).unwrap_err();
-        assert!(matches!(e, Error::OutOfRange { size: s, .. } if s == size), "{e:?}");
+        assert!(
+            matches!(e, Error::OutOfRange { size: s, .. } if s == size),
+            "{e:?}"
+        );
         assert!(m.publish(start..end).is_err());
         assert!(m.make_writable(start..end).is_err());
     }
-    assert!(m.protect(usize::MAX..=usize::MAX, Protection::NONE).is_err());
+    assert!(
+        m.protect(usize::MAX..=usize::MAX, Protection::NONE)
+            .is_err()
+    );
     assert_eq!(m.protection_of(..).unwrap(), Some(RW));
     // Nothing changed in the OS either: every page can still be written.
     m.alloc_bytes(&vec![7; 2 * p]).unwrap();
@@ -183,7 +189,10 @@ fn near_placement_lands_within_range() {
             .unwrap();
         let base = m.base().as_ptr() as usize;
         assert!(base >= here.saturating_sub(distance), "{base:#x} {here:#x}");
-        assert!(base + m.size() - 1 <= here + distance, "{base:#x} {here:#x}");
+        assert!(
+            base + m.size() - 1 <= here + distance,
+            "{base:#x} {here:#x}"
+        );
     }
 
     // Within a region that is all taken, nothing is free: an error, contents intact.
@@ -191,8 +200,15 @@ fn near_placement_lands_within_range() {
     let mut big = Mallocator::with_size(16 * g, RW).unwrap();
     big.alloc_bytes(&[0xab; 64]).unwrap();
     let mid = big.base().as_ptr() as usize + 8 * g;
-    let e = Mallocator::builder().size(g).near(mid, 2 * g).build().unwrap_err();
-    assert!(matches!(e, Error::NoFreeSpaceNear { addr, .. } if addr == mid), "{e:?}");
+    let e = Mallocator::builder()
+        .size(g)
+        .near(mid, 2 * g)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::NoFreeSpaceNear { addr, .. } if addr == mid),
+        "{e:?}"
+    );
     assert_eq!(big.used_bytes().unwrap(), [0xab; 64]);
     assert!(matches!(
         Mallocator::builder().size(4 * g).near(mid, g).build(),
@@ -220,7 +236,10 @@ fn in_faulting_child(name: &str) -> bool {
         Ok(out) => out,
         // E.g. an aarch64 binary under qemu-user without binfmt_misc: the child cannot start.
         Err(e) => {
-            println!("skipped {name}: cannot re-run {} as a child: {e}", exe.display());
+            println!(
+                "skipped {name}: cannot re-run {} as a child: {e}",
+                exe.display()
+            );
             return false;
         }
     };
@@ -284,7 +303,11 @@ fn reading_a_guard_page_faults() {
         return;
     }
     let m = Mallocator::builder().guard_pages(0, 1).build().unwrap();
-    let end = m.alloc(m.size(), 1).unwrap().as_ptr().wrapping_add(m.size());
+    let end = m
+        .alloc(m.size(), 1)
+        .unwrap()
+        .as_ptr()
+        .wrapping_add(m.size());
     about_to_fault();
     // SAFETY: not sound on purpose: `end` is the first byte of the guard page after the
     // region, so this read faults and kills the child, which is what the parent checks.

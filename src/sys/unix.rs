@@ -47,7 +47,11 @@ fn mprotect_flags(protection: Protection) -> MprotectFlags {
 ///
 /// # Safety
 /// `len` must be a non-zero multiple of the page size, and an exact address page-aligned.
-pub(crate) unsafe fn map(place: Place, len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
+pub(crate) unsafe fn map(
+    place: Place,
+    len: usize,
+    protection: Protection,
+) -> SysResult<NonNull<u8>> {
     let mut flags = MapFlags::PRIVATE;
     let hint = match place {
         Place::Anywhere => 0,

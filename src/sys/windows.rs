@@ -6,11 +6,11 @@ use windows_sys::Win32::Foundation::{ERROR_INVALID_ADDRESS, GetLastError};
 use windows_sys::Win32::System::Diagnostics::Debug::FlushInstructionCache;
 use windows_sys::Win32::System::Memory::{
     MEM_COMMIT, MEM_FREE, MEM_RELEASE, MEM_RESERVE, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE,
-    PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_NOACCESS, PAGE_PROTECTION_FLAGS,
-    PAGE_READONLY, PAGE_READWRITE, VirtualAlloc, VirtualFree, VirtualProtect, VirtualQuery,
+    PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_NOACCESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY,
+    PAGE_READWRITE, VirtualAlloc, VirtualFree, VirtualProtect, VirtualQuery,
 };
-use windows_sys::Win32::System::Threading::GetCurrentProcess;
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
+use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
 use super::{Place, SysResult};
 use crate::Protection;
@@ -63,7 +63,11 @@ fn last_error(call: &'static str) -> (&'static str, i32) {
 /// # Safety
 /// `len` must be a non-zero multiple of the page size, and an exact address a multiple of
 /// the allocation granularity.
-pub(crate) unsafe fn map(place: Place, len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
+pub(crate) unsafe fn map(
+    place: Place,
+    len: usize,
+    protection: Protection,
+) -> SysResult<NonNull<u8>> {
     let addr = match place {
         Place::Anywhere => ptr::null(),
         Place::Exact(addr) => ptr::without_provenance(addr),
