@@ -34,14 +34,14 @@ pub enum Error {
         /// Bytes left between the bump pointer and the end of the region.
         remaining: usize,
     },
-    /// A call that writes into the region found it without write access.
+    /// A call that writes into the region found a page it would touch without write access.
     NotWritable {
-        /// The protection the region has.
+        /// The protection of the first such page.
         protection: Protection,
     },
-    /// A call that reads the region found it without read access.
+    /// A call that reads the region found a page it would touch without read access.
     NotReadable {
-        /// The protection the region has.
+        /// The protection of the first such page.
         protection: Protection,
     },
     /// A string holds a NUL character, which a C or Windows callee would read as its end.
@@ -138,12 +138,14 @@ impl fmt::Display for Error {
                 "out of region memory: {requested} bytes at alignment {align} requested, \
                  {remaining} bytes remaining"
             ),
-            Error::NotWritable { protection } => {
-                write!(f, "the region is not writable (protection {protection:?})")
-            }
-            Error::NotReadable { protection } => {
-                write!(f, "the region is not readable (protection {protection:?})")
-            }
+            Error::NotWritable { protection } => write!(
+                f,
+                "the block would touch a page that is not writable (protection {protection:?})"
+            ),
+            Error::NotReadable { protection } => write!(
+                f,
+                "the range holds a page that is not readable (protection {protection:?})"
+            ),
             Error::InteriorNul { offset } => write!(
                 f,
                 "string holds a NUL character at byte offset {offset}; a C callee would \

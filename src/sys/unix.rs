@@ -52,6 +52,10 @@ pub(crate) unsafe fn map(
     len: usize,
     protection: Protection,
 ) -> SysResult<NonNull<u8>> {
+    #[cfg_attr(
+        not(any(target_os = "linux", all(target_os = "macos", target_arch = "aarch64"))),
+        allow(unused_mut)
+    )]
     let mut flags = MapFlags::PRIVATE;
     let hint = match place {
         Place::Anywhere => 0,
