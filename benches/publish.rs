@@ -18,7 +18,15 @@ mod linux {
             let len = pages * page;
             group.throughput(Throughput::Bytes(len as u64));
 
-            let mut m = Mallocator::with_size(len, Protection::READ_WRITE).unwrap();
+            // Both sides sit between PROT_NONE guard pages, so the kernel cannot merge them
+            // with whatever neighbours they happen to have: that would measure the layout of
+            // the address space, not the call.
+            let mut m = Mallocator::builder()
+                .size(len)
+                .protection(Protection::READ_WRITE)
+                .guard_pages(1, 1)
+                .build()
+                .unwrap();
             group.bench_function(BenchmarkId::new("vmallocator", pages), |b| {
                 b.iter(|| {
                     m.make_writable(black_box(0..len)).unwrap();
@@ -28,15 +36,16 @@ mod linux {
 
             // SAFETY: a fresh anonymous private mapping of `len` bytes at a kernel-chosen
             // address; nothing else uses it.
-            let raw = unsafe {
+            let mapping = unsafe {
                 mm::mmap_anonymous(
                     core::ptr::null_mut(),
-                    len,
-                    ProtFlags::READ | ProtFlags::WRITE,
+                    len + 2 * page,
+                    ProtFlags::empty(),
                     MapFlags::PRIVATE,
                 )
             }
             .unwrap();
+            let raw = mapping.cast::<u8>().wrapping_add(page).cast::<c_void>();
             let rw = MprotectFlags::READ | MprotectFlags::WRITE;
             let rx = MprotectFlags::READ | MprotectFlags::EXEC;
             group.bench_function(BenchmarkId::new("raw mprotect pair", pages), |b| {
@@ -48,7 +57,7 @@ mod linux {
                 });
             });
             // SAFETY: the whole mapping from above, no longer used.
-            unsafe { mm::munmap(raw.cast::<c_void>(), len) }.unwrap();
+            unsafe { mm::munmap(mapping, len + 2 * page) }.unwrap();
         }
         group.finish();
     }

@@ -78,18 +78,18 @@ impl ProtMap {
         None
     }
 
-    /// Records `protection` for `[start, end)` (`start < end <= size`).
+    /// Records `protection` for `[start, end)` (`start < end <= size`), in place: no
+    /// allocation unless the map grows past its capacity.
     pub(crate) fn set(&mut self, start: usize, end: usize, protection: Protection) {
-        let resume = (end < self.size).then(|| self.at(end));
-        let mut runs = Vec::with_capacity(self.runs.len() + 2);
-        runs.extend(self.runs.iter().copied().filter(|r| r.0 < start));
-        runs.push((start, protection));
-        if let Some(p) = resume {
-            runs.push((end, p));
-        }
-        runs.extend(self.runs.iter().copied().filter(|r| r.0 > end));
-        runs.dedup_by(|next, prev| next.1 == prev.1);
-        self.runs = runs;
+        let resume = (end < self.size).then(|| (end, self.at(end)));
+        // Runs starting inside `[start, end]` are replaced by the new run and the resumed one.
+        let first = self.runs.partition_point(|r| r.0 < start);
+        let last = self.runs.partition_point(|r| r.0 <= end);
+        self.runs.splice(
+            first..last,
+            core::iter::once((start, protection)).chain(resume),
+        );
+        self.runs.dedup_by(|next, prev| next.1 == prev.1);
     }
 }
 
@@ -270,10 +270,14 @@ impl Mallocator {
         if start == end {
             return Ok(());
         }
+        // Only Windows' FlushInstructionCache can fail after the protection change.
+        #[cfg(windows)]
         let before = self.prots.segments(start, end);
         self.set_pages(start, end, Protection::READ_EXECUTE)?;
         let code = self.at(self.base().as_ptr() as usize + start);
+        #[cfg_attr(not(windows), allow(clippy::question_mark))]
         if let Err(e) = icache::flush(code, end - start) {
+            #[cfg(windows)]
             for (s, e, p) in before {
                 // Best effort: restore what was there; the flush error is what counts.
                 let _ = self.set_pages(s, e, p);
