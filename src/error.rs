@@ -20,6 +20,13 @@ pub enum Error {
         /// The size that was asked for, in bytes.
         requested: usize,
     },
+    /// Builder options that contradict each other or make no sense.
+    InvalidOptions {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+    /// A checkpoint that does not belong to this arena, or lies above its bump pointer.
+    InvalidCheckpoint,
     /// An alignment that is not a power of two (zero included).
     InvalidAlignment {
         /// The alignment that was asked for.
@@ -125,6 +132,10 @@ impl fmt::Display for Error {
             Error::SizeOverflow { requested } => write!(
                 f,
                 "region size {requested} overflows when rounded up to whole pages"
+            ),
+            Error::InvalidOptions { reason } => write!(f, "invalid options: {reason}"),
+            Error::InvalidCheckpoint => f.write_str(
+                "the checkpoint belongs to another arena or lies above the bump pointer",
             ),
             Error::InvalidAlignment { align } => {
                 write!(f, "alignment {align} is not a power of two")

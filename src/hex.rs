@@ -1,14 +1,643 @@
-//! Placeholder: replaced by the strict parser.
-#![allow(missing_docs)]
-use crate::Error;
+//! Strict, fast parsing of hex byte strings, as pasted from a hex dump, a C array or an
+//! assembler listing.
+//!
+//! # Grammar
+//!
+//! The input is a sequence of *tokens*, *separators* and *comments*:
+//!
+//! - **Runs of hex digits**, in either case, two digits per byte: `"00abF9"` is `00 ab f9`.
+//!   A run may be any even length (`"deadbeef"` is `de ad be ef`).
+//! - **Separators**: ASCII whitespace (space, `\t`, `\n`, `\r`, `\x0c`) and commas, in any
+//!   number, also leading and trailing: `"00 ab f9"`, `"00,ab, f9"`, `"  00,,ab  "`.
+//! - **`0x` / `0X` prefixed runs**: `"0x42"` is `42`, `"0x00ab"` is `00 ab`. As in a C
+//!   array initializer, *one* digit after the prefix is one byte: `"0x1"` is `01`. Any
+//!   other odd count is an error.
+//! - **C escapes** `\x` (or `\X`) with exactly two digits: `"\x48\x31\xc0"` is `48 31 c0`.
+//!   Escapes may follow each other with no separator. An escape ends after its two digits,
+//!   so a digit right after it starts a new run: `"\x1234"` is `12 34`, and `"\x123"` is an
+//!   error (the run `3` has an odd length).
+//! - **Comments** from `;`, `#` or `//` to the end of the line, so an assembler listing
+//!   pastes in: `"b8 2a 00 00 00   ; mov eax, 42\nc3 # ret"` is `b8 2a 00 00 00 c3`. A
+//!   comment may follow digits directly (`"c3;ret"`).
+//!
+//! A token ends at a separator, a comment, an escape or the end of the input. A `0x`
+//! prefix is recognised only where a token starts (at the start of the input, after a
+//! separator, a comment or an escape); anywhere else `x` is an invalid character, so
+//! `"ab0x12"` fails at the `x`. Empty or all-separator input is no bytes, not an error.
+//!
+//! The parser reads left to right and reports the first problem it finds, as
+//! [`Error::Hex`] with the byte offset into the `&str` and a [`HexErrorKind`]:
+//!
+//! | input | offset | kind |
+//! | --- | --- | --- |
+//! | `"0x12g"`, `"ab0x12"`, `"00 é"` | of `g`, `x`, `é` | `InvalidChar` (the whole char) |
+//! | `"ab \ cd"`, `"ab / cd"` | of `\`, `/` | `InvalidChar` (`\` not followed by `x`, lone `/`) |
+//! | `"abc"`, `"0x123"`, `"\x123"` | of the run's first digit | `OddDigitCount(3)`, `(3)`, `(1)` |
+//! | `"0x"`, `"0x g"`, `"\x4"`, `"\x4g"` | where the digit was expected | `MissingDigit { found }` |
+//!
+//! What ends a run is checked before the run's length: `"abcg"` fails at the `g`
+//! (`InvalidChar`), `"abc g"` at the run (`OddDigitCount`).
+//!
+//! ```
+//! use vmallocator::hex::decode;
+//!
+//! assert_eq!(decode("00abF9").unwrap(), [0x00, 0xab, 0xf9]);
+//! assert_eq!(decode("deadbeef").unwrap(), [0xde, 0xad, 0xbe, 0xef]);
+//! assert_eq!(decode("00 ab f9").unwrap(), [0x00, 0xab, 0xf9]);
+//! assert_eq!(decode("00,ab, f9").unwrap(), [0x00, 0xab, 0xf9]);
+//! assert_eq!(decode("  00,,ab  ").unwrap(), [0x00, 0xab]);
+//! assert_eq!(decode("0x42").unwrap(), [0x42]);
+//! assert_eq!(decode("0x00ab").unwrap(), [0x00, 0xab]);
+//! assert_eq!(decode("0x1, 0X2").unwrap(), [0x01, 0x02]);
+//! assert_eq!(decode(r"\x48\x31\xc0").unwrap(), [0x48, 0x31, 0xc0]);
+//! assert_eq!(decode(r"\x1234").unwrap(), [0x12, 0x34]);
+//! assert_eq!(
+//!     decode("b8 2a 00 00 00   ; mov eax, 42\nc3 # ret").unwrap(),
+//!     [0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3]
+//! );
+//! assert_eq!(decode("c3;ret\n90 // nop").unwrap(), [0xc3, 0x90]);
+//! assert_eq!(decode("00 ab f9 0x42").unwrap(), [0x00, 0xab, 0xf9, 0x42]);
+//! assert_eq!(decode(" \t\r\n").unwrap(), []);
+//! ```
+//!
+//! ```
+//! use vmallocator::hex::decode;
+//! use vmallocator::{Error, HexErrorKind::*};
+//!
+//! let err = |offset, kind| Err(Error::Hex { offset, kind });
+//! assert_eq!(decode("0x12g"), err(4, InvalidChar('g')));
+//! assert_eq!(decode("ab0x12"), err(3, InvalidChar('x')));
+//! assert_eq!(decode("00 é"), err(3, InvalidChar('é')));
+//! assert_eq!(decode(r"a \ b"), err(0, OddDigitCount(1))); // `a` is a run
+//! assert_eq!(decode(r"ab \ b"), err(3, InvalidChar('\\')));
+//! assert_eq!(decode("ab / cd"), err(3, InvalidChar('/')));
+//! assert_eq!(decode("abc"), err(0, OddDigitCount(3)));
+//! assert_eq!(decode("abcg"), err(3, InvalidChar('g')));
+//! assert_eq!(decode("0x123"), err(2, OddDigitCount(3)));
+//! assert_eq!(decode(r"\x123"), err(4, OddDigitCount(1)));
+//! assert_eq!(decode("0x"), err(2, MissingDigit { found: None }));
+//! assert_eq!(decode("0x g"), err(2, MissingDigit { found: Some(' ') }));
+//! assert_eq!(decode(r"\x4"), err(3, MissingDigit { found: None }));
+//! assert_eq!(decode(r"\x4g"), err(3, MissingDigit { found: Some('g') }));
+//! ```
+//!
+//! # Speed
+//!
+//! On x86-64 with AVX2 (detected at run time), long runs of digits and the common
+//! `"hh hh hh\n"` layout (two digits and one separator per byte) are decoded 64 or 96 input
+//! bytes at a time; whatever does not fit those patterns, errors included, goes through the
+//! strict scalar parser, which is also the whole parser on other targets.
+
+use core::mem::MaybeUninit;
+
+use crate::{Error, HexErrorKind};
+
+#[cfg(target_arch = "x86_64")]
+mod simd;
+
+/// Parses all of `input` (see the [grammar](self)) and returns the bytes.
+///
+/// # Errors
+///
+/// [`Error::Hex`] with the byte offset and kind of the first problem in `input`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(vmallocator::hex::decode("0x12, 0x34").unwrap(), [0x12, 0x34]);
+/// ```
 pub fn decode(input: &str) -> Result<Vec<u8>, Error> {
-    let _ = input;
-    Ok(Vec::new())
+    let mut out = Vec::new();
+    decode_append(input, &mut out)?;
+    Ok(out)
 }
+
+/// Parses all of `input` (see the [grammar](self)), appends the bytes to `out` and returns
+/// how many it appended.
+///
+/// It reserves [`max_decoded_len`]`(input.len())` bytes in `out` first, so reusing one
+/// `Vec` allocates only while inputs grow.
+///
+/// # Errors
+///
+/// [`Error::Hex`] with the byte offset and kind of the first problem in `input`; `out`
+/// then holds exactly what it held before (its capacity may have grown).
+///
+/// # Examples
+///
+/// ```
+/// let mut out = vec![0xff];
+/// assert_eq!(vmallocator::hex::decode_append("90 c3", &mut out), Ok(2));
+/// assert_eq!(out, [0xff, 0x90, 0xc3]);
+/// assert!(vmallocator::hex::decode_append("90 c", &mut out).is_err());
+/// assert_eq!(out, [0xff, 0x90, 0xc3]);
+/// ```
 pub fn decode_append(input: &str, out: &mut Vec<u8>) -> Result<usize, Error> {
-    let _ = (input, out);
-    Ok(0)
+    decode_append_with(input, out, simd_available())
 }
+
+/// An upper bound on the number of bytes an input of `input_len` bytes decodes to:
+/// `input_len / 2`, since every byte takes at least two characters.
+///
+/// ```
+/// assert_eq!(vmallocator::hex::max_decoded_len(7), 3);
+/// ```
 pub const fn max_decoded_len(input_len: usize) -> usize {
     input_len / 2
+}
+
+/// Whether this machine runs the AVX2 blocks.
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`decode_append`], with the AVX2 blocks used only if `simd` (and this is x86-64 with
+/// AVX2), so tests can compare both paths.
+fn decode_append_with(input: &str, out: &mut Vec<u8>, simd: bool) -> Result<usize, Error> {
+    out.reserve(max_decoded_len(input.len()));
+    let old_len = out.len();
+    let spare = out.spare_capacity_mut();
+    let n = parse_dispatch(input, spare, simd)?;
+    // SAFETY: `parse` wrote `spare[..n]`, in order, and counts only bytes it wrote; its
+    // writes are bounds-checked, so `n <= spare.len()` and `old_len + n` is within the
+    // capacity, all of it initialised.
+    unsafe { out.set_len(old_len + n) };
+    Ok(n)
+}
+
+/// Picks the AVX2 or the scalar parser.
+fn parse_dispatch(s: &str, out: &mut [MaybeUninit<u8>], simd: bool) -> Result<usize, Error> {
+    #[cfg(target_arch = "x86_64")]
+    if simd && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { parse_avx2(s, out) };
+    }
+    let _ = simd;
+    parse::<false>(s, out)
+}
+
+/// [`parse`] with the AVX2 blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn parse_avx2(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
+    parse::<true>(s, out)
+}
+
+/// Digit value of each byte, or `0xff` for a byte that is not a hex digit.
+const DIGITS: [u8; 256] = {
+    let mut t = [0xff_u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b @ b'0'..=b'9' => b - b'0',
+            b @ b'a'..=b'f' => b - b'a' + 10,
+            b @ b'A'..=b'F' => b - b'A' + 10,
+            _ => 0xff,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The digit value of `b[i]`, if there is a hex digit there.
+#[inline(always)]
+fn digit(b: &[u8], i: usize) -> Option<u8> {
+    b.get(i)
+        .map(|&c| DIGITS[usize::from(c)])
+        .filter(|&d| d < 16)
+}
+
+/// The char starting at byte `i`, `None` at the end (or, never, off a char boundary).
+fn char_at(s: &str, i: usize) -> Option<char> {
+    s.get(i..).and_then(|t| t.chars().next())
+}
+
+fn error(offset: usize, kind: HexErrorKind) -> Error {
+    Error::Hex { offset, kind }
+}
+
+fn invalid_char(s: &str, i: usize) -> Error {
+    let c = char_at(s, i).unwrap_or(char::REPLACEMENT_CHARACTER);
+    error(i, HexErrorKind::InvalidChar(c))
+}
+
+fn missing_digit(s: &str, i: usize) -> Error {
+    error(
+        i,
+        HexErrorKind::MissingDigit {
+            found: char_at(s, i),
+        },
+    )
+}
+
+/// Writes `byte` at `out[*n]` and counts it.
+#[inline(always)]
+fn push(out: &mut [MaybeUninit<u8>], n: &mut usize, byte: u8) {
+    // In bounds: every byte takes two input bytes (three for `0x1`, four for `\x12`) and
+    // `out` has room for half the input.
+    out[*n] = MaybeUninit::new(byte);
+    *n += 1;
+}
+
+/// The whole parser: writes the bytes of `s` to `out[..n]` in order and returns `n`.
+/// With `SIMD` it must run on a CPU with AVX2 (only [`parse_avx2`] passes `true`).
+/// `out.len()` must be at least `s.len() / 2`.
+#[inline(always)]
+fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
+    let b = s.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    // Where to try the `"hh "` blocks next; after a miss, wait a block's length.
+    let mut next_spaced = 0;
+    while let Some(&c) = b.get(i) {
+        if DIGITS[usize::from(c)] < 16 {
+            if c == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
+                let start = i + 2;
+                let (end, odd) = run::<SIMD>(b, start, out, &mut n);
+                match end - start {
+                    0 => return Err(missing_digit(s, start)),
+                    _ if !ends_token(b, end) => return Err(invalid_char(s, end)),
+                    1 => push(out, &mut n, digit(b, start).unwrap_or(0)),
+                    len if odd => return Err(error(start, HexErrorKind::OddDigitCount(len))),
+                    _ => {}
+                }
+                i = end;
+            } else {
+                if SIMD && i >= next_spaced {
+                    let from = i;
+                    spaced_blocks(b, &mut i, out, &mut n);
+                    if i == from {
+                        next_spaced = i + 96;
+                    }
+                    continue;
+                }
+                let (end, odd) = run::<SIMD>(b, i, out, &mut n);
+                if !ends_token(b, end) {
+                    return Err(invalid_char(s, end));
+                }
+                if odd {
+                    return Err(error(i, HexErrorKind::OddDigitCount(end - i)));
+                }
+                i = end;
+            }
+            continue;
+        }
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b',' => i += 1,
+            b';' | b'#' => i = line_end(b, i),
+            b'/' if b.get(i + 1) == Some(&b'/') => i = line_end(b, i),
+            b'\\' if matches!(b.get(i + 1), Some(b'x' | b'X')) => {
+                let hi = digit(b, i + 2).ok_or_else(|| missing_digit(s, i + 2))?;
+                let lo = digit(b, i + 3).ok_or_else(|| missing_digit(s, i + 3))?;
+                push(out, &mut n, hi << 4 | lo);
+                i += 4;
+            }
+            _ => return Err(invalid_char(s, i)),
+        }
+    }
+    Ok(n)
+}
+
+/// Whether a token may end before `b[j]`: at the end, a separator, a comment or an escape.
+#[inline(always)]
+fn ends_token(b: &[u8], j: usize) -> bool {
+    match b.get(j) {
+        None | Some(b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b',' | b';' | b'#') => true,
+        Some(b'/') => b.get(j + 1) == Some(&b'/'),
+        Some(b'\\') => matches!(b.get(j + 1), Some(b'x' | b'X')),
+        Some(_) => false,
+    }
+}
+
+/// The index after the comment that starts at `i`: after its `\n`, or the end.
+fn line_end(b: &[u8], i: usize) -> usize {
+    b.get(i..)
+        .and_then(|t| t.iter().position(|&c| c == b'\n'))
+        .map_or(b.len(), |p| i + p + 1)
+}
+
+/// Decodes the run of digits starting at `j` in pairs, and returns where the run ends and
+/// whether its length is odd (the last digit is then not written).
+#[inline(always)]
+fn run<const SIMD: bool>(
+    b: &[u8],
+    mut j: usize,
+    out: &mut [MaybeUninit<u8>],
+    n: &mut usize,
+) -> (usize, bool) {
+    loop {
+        // Short runs are the common case: a few pairs before trying 64-digit blocks.
+        for _ in 0..8 {
+            let Some(hi) = digit(b, j) else {
+                return (j, false);
+            };
+            let Some(lo) = digit(b, j + 1) else {
+                return (j + 1, true);
+            };
+            push(out, n, hi << 4 | lo);
+            j += 2;
+        }
+        if SIMD {
+            dense_blocks(b, &mut j, out, n);
+        }
+    }
+}
+
+/// Decodes 64-digit blocks at `*j` while they are all digits.
+#[inline(always)]
+fn dense_blocks(b: &[u8], j: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(src), Some(dst)) = (b.get(*j..), out.get_mut(*n..)) {
+        // SAFETY: only `parse::<true>` calls this, and only `parse_avx2` runs that, which
+        // `parse_dispatch` calls after checking that the CPU has AVX2.
+        let done = unsafe { simd::dense(src, dst) };
+        *j += 2 * done;
+        *n += done;
+    }
+    let _ = (b, j, out, n);
+}
+
+/// Decodes 96-byte blocks of `"hh "` tokens at the token start `*i` while they match.
+#[inline(always)]
+fn spaced_blocks(b: &[u8], i: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(src), Some(dst)) = (b.get(*i..), out.get_mut(*n..)) {
+        // SAFETY: only `parse::<true>` calls this, and only `parse_avx2` runs that, which
+        // `parse_dispatch` calls after checking that the CPU has AVX2.
+        let done = unsafe { simd::spaced(src, dst) };
+        *i += 3 * done;
+        *n += done;
+    }
+    let _ = (b, i, out, n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use HexErrorKind::{InvalidChar, MissingDigit, OddDigitCount};
+    use proptest::prelude::*;
+
+    /// Decodes with the AVX2 blocks (where the CPU has them) and without, and checks that
+    /// both agree.
+    fn both(input: &str) -> Result<Vec<u8>, Error> {
+        let (mut fast, mut slow) = (vec![7], vec![7]);
+        let f = decode_append_with(input, &mut fast, true).map(|n| (n, fast));
+        let s = decode_append_with(input, &mut slow, false).map(|n| (n, slow));
+        assert_eq!(f, s, "SIMD and scalar disagree on {input:?}");
+        let (n, out) = s?;
+        assert_eq!((n, out[0]), (out.len() - 1, 7));
+        Ok(out[1..].to_vec())
+    }
+
+    #[test]
+    fn grammar() {
+        let ok: &[(&str, &[u8])] = &[
+            ("00abF9", &[0x00, 0xab, 0xf9]),
+            ("deadbeef", &[0xde, 0xad, 0xbe, 0xef]),
+            ("DEADbeef", &[0xde, 0xad, 0xbe, 0xef]),
+            ("00 ab f9", &[0x00, 0xab, 0xf9]),
+            ("00,ab, f9", &[0x00, 0xab, 0xf9]),
+            ("  00,,ab  ", &[0x00, 0xab]),
+            ("00\tab\r\nf9\x0c", &[0x00, 0xab, 0xf9]),
+            ("0x42", &[0x42]),
+            ("0X42", &[0x42]),
+            ("0x00ab", &[0x00, 0xab]),
+            ("0x1", &[0x01]),
+            ("0x1,0xf 0x0", &[0x01, 0x0f, 0x00]),
+            (r"\x48\x31\xc0", &[0x48, 0x31, 0xc0]),
+            (r"\X48\xFf", &[0x48, 0xff]),
+            (r"\x1234", &[0x12, 0x34]),
+            (r"\x120x34", &[0x12, 0x34]),
+            (r"ab\x12 0x34\x56;", &[0xab, 0x12, 0x34, 0x56]),
+            (
+                "b8 2a 00 00 00   ; mov eax, 42\nc3 # ret",
+                &[0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3],
+            ),
+            ("c3;ret", &[0xc3]),
+            ("c3#ret\n90//nop\n0x1//x\n", &[0xc3, 0x90, 0x01]),
+            ("; only a comment", &[]),
+            ("00 ab f9 0x42", &[0x00, 0xab, 0xf9, 0x42]),
+            ("", &[]),
+            (" \t\r\n\x0c,", &[]),
+            ("// é € comment\nff", &[0xff]),
+        ];
+        for &(input, bytes) in ok {
+            assert_eq!(both(input).as_deref(), Ok(bytes), "{input:?}");
+            assert_eq!(decode(input).as_deref(), Ok(bytes), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn errors() {
+        let bad: &[(&str, usize, HexErrorKind)] = &[
+            ("0x12g", 4, InvalidChar('g')),
+            ("ab0x12", 3, InvalidChar('x')),
+            ("00x12", 2, InvalidChar('x')),
+            ("0x0x1", 3, InvalidChar('x')),
+            ("x12", 0, InvalidChar('x')),
+            ("00 é", 3, InvalidChar('é')),
+            ("00 €", 3, InvalidChar('€')),
+            ("12\0", 2, InvalidChar('\0')),
+            (r"ab \ b", 3, InvalidChar('\\')),
+            (r"\y", 0, InvalidChar('\\')),
+            ("ab / cd", 3, InvalidChar('/')),
+            ("ab/", 2, InvalidChar('/')),
+            ("ab\u{a0}", 2, InvalidChar('\u{a0}')),
+            ("abcg", 3, InvalidChar('g')),
+            ("0x123g", 5, InvalidChar('g')),
+            ("0x1g", 3, InvalidChar('g')),
+            (r"abc\y", 3, InvalidChar('\\')),
+            ("abc/x", 3, InvalidChar('/')),
+            ("0x1é", 3, InvalidChar('é')),
+            (r"\x12g", 4, InvalidChar('g')),
+            ("abc", 0, OddDigitCount(3)),
+            ("a", 0, OddDigitCount(1)),
+            ("abc//x", 0, OddDigitCount(3)),
+            (r"abc\x1", 0, OddDigitCount(3)),
+            ("00 abc", 3, OddDigitCount(3)),
+            ("0x123", 2, OddDigitCount(3)),
+            ("0x12345 ff", 2, OddDigitCount(5)),
+            (r"\x123", 4, OddDigitCount(1)),
+            ("0x", 2, MissingDigit { found: None }),
+            ("0X;", 2, MissingDigit { found: Some(';') }),
+            ("0x g", 2, MissingDigit { found: Some(' ') }),
+            ("0xé", 2, MissingDigit { found: Some('é') }),
+            (r"\x", 2, MissingDigit { found: None }),
+            (r"\xg1", 2, MissingDigit { found: Some('g') }),
+            (r"\x4", 3, MissingDigit { found: None }),
+            (r"\x4g", 3, MissingDigit { found: Some('g') }),
+            (r"\x4 5", 3, MissingDigit { found: Some(' ') }),
+        ];
+        for &(input, offset, kind) in bad {
+            assert_eq!(both(input), Err(Error::Hex { offset, kind }), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn long_inputs_take_both_paths_alike() {
+        let bytes: Vec<u8> = (0..1000_u32).map(|i| (i * 37 + 11) as u8).collect();
+        let dense: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let spaced: String = bytes.iter().map(|b| format!("{b:02X} ")).collect();
+        assert_eq!(both(&dense).unwrap(), bytes);
+        assert_eq!(both(&spaced).unwrap(), bytes);
+        // One bad byte at every position of the first few blocks.
+        for input in [&dense[..300], &spaced[..300]] {
+            for pos in 0..input.len() {
+                for bad in ["g", "x", "0", " ", "é"] {
+                    let mut s = input.to_string();
+                    s.replace_range(pos..pos + 1, bad);
+                    let _ = both(&s);
+                }
+            }
+        }
+        let odd = format!("{}a", &dense[..200]);
+        assert_eq!(both(&odd), Err(error(0, OddDigitCount(201))));
+        let odd = format!("{}a", &spaced[..300]);
+        assert_eq!(both(&odd), Err(error(300, OddDigitCount(1))));
+    }
+
+    #[test]
+    fn decode_append_keeps_the_vec_on_error() {
+        let mut out = vec![1, 2, 3];
+        assert_eq!(decode_append("ff 0x1", &mut out), Ok(2));
+        let spaced = "ab ".repeat(100) + r"ab \";
+        let dense = "ab".repeat(100) + "g";
+        for bad in ["ff 0x12g", "fe abc", &spaced, &dense] {
+            assert!(decode_append(bad, &mut out).is_err());
+            assert_eq!(out, [1, 2, 3, 0xff, 0x01]);
+        }
+    }
+
+    #[test]
+    fn max_decoded_len_bounds_the_output() {
+        assert_eq!(max_decoded_len(0), 0);
+        assert_eq!(max_decoded_len(3), 1);
+        assert_eq!(decode("0x1").unwrap().len(), max_decoded_len(3));
+    }
+
+    /// How one group of bytes is written.
+    #[derive(Debug, Clone, Copy)]
+    enum Style {
+        Run { upper: bool },
+        Prefixed { upper: bool },
+        Escapes,
+    }
+
+    fn style() -> impl Strategy<Value = Style> {
+        prop_oneof![
+            any::<bool>().prop_map(|upper| Style::Run { upper }),
+            any::<bool>().prop_map(|upper| Style::Prefixed { upper }),
+            Just(Style::Escapes),
+        ]
+    }
+
+    const SEPARATORS: &[&str] = &[
+        " ",
+        "\n",
+        ",",
+        ", ",
+        "\t",
+        "\r\n",
+        "  ",
+        " ; comment\n",
+        "# c 0x\n",
+        "//c\\x\n",
+    ];
+
+    fn render(groups: &[(Vec<u8>, Style, usize)], lead: usize) -> String {
+        let mut s = String::from(SEPARATORS[lead]);
+        for (bytes, style, sep) in groups {
+            match *style {
+                Style::Run { upper: true } => bytes.iter().for_each(|b| s += &format!("{b:02X}")),
+                Style::Run { upper: false } => bytes.iter().for_each(|b| s += &format!("{b:02x}")),
+                Style::Prefixed { upper } => {
+                    s += if upper { "0X" } else { "0x" };
+                    if let [b @ 0..=15] = bytes[..] {
+                        s += &format!("{b:x}");
+                    } else {
+                        bytes.iter().for_each(|b| s += &format!("{b:02x}"));
+                    }
+                }
+                Style::Escapes => bytes.iter().for_each(|b| s += &format!("\\x{b:02x}")),
+            }
+            s += SEPARATORS[*sep];
+        }
+        s
+    }
+
+    /// Random bytes and a text that encodes them: mixed styles, or one of the layouts the
+    /// AVX2 blocks take (one long run, or `hh` and one separator).
+    fn formatted() -> impl Strategy<Value = (Vec<u8>, String)> {
+        let group = (
+            prop::collection::vec(any::<u8>(), 1..40),
+            style(),
+            0..SEPARATORS.len(),
+        );
+        let mixed = (prop::collection::vec(group, 0..20), 0..SEPARATORS.len()).prop_map(
+            |(groups, lead)| {
+                let bytes = groups.iter().flat_map(|g| g.0.clone()).collect();
+                (bytes, render(&groups, lead))
+            },
+        );
+        let simple =
+            (prop::collection::vec(any::<u8>(), 0..400), 0..5_usize).prop_map(|(bytes, sep)| {
+                let mut s = String::new();
+                for (i, b) in bytes.iter().enumerate() {
+                    s += &format!("{b:02x}");
+                    if sep > 0 {
+                        s.push(if i % 16 == 15 {
+                            '\n'
+                        } else {
+                            [' ', ',', '\t', ' '][sep - 1]
+                        });
+                    }
+                }
+                (bytes, s)
+            });
+        prop_oneof![mixed, simple]
+    }
+
+    const ALPHABET: &[char] = &[
+        '0', '1', '9', 'a', 'f', 'A', 'F', 'g', 'x', 'X', ' ', '\n', '\t', ',', ';', '#', '/',
+        '\\', 'é', '€', '\0',
+    ];
+
+    proptest! {
+        #[test]
+        fn formatted_bytes_round_trip((bytes, s) in formatted()) {
+            prop_assert_eq!(both(&s), Ok(bytes));
+        }
+
+        #[test]
+        fn one_changed_char_gives_the_same_result_on_both_paths(
+            (_, s) in formatted(),
+            pos in any::<prop::sample::Index>(),
+            c in prop::sample::select(ALPHABET),
+            insert in any::<bool>(),
+        ) {
+            let mut s: Vec<char> = s.chars().collect();
+            let at = pos.index(s.len() + 1);
+            if insert || at == s.len() {
+                s.insert(at, c);
+            } else {
+                s[at] = c;
+            }
+            let _ = both(&s.into_iter().collect::<String>());
+        }
+
+        #[test]
+        fn random_strings_never_panic(
+            s in prop::collection::vec(prop::sample::select(ALPHABET), 0..300),
+            t in any::<String>(),
+        ) {
+            let _ = both(&s.into_iter().collect::<String>());
+            let _ = both(&t);
+        }
+    }
 }

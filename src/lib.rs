@@ -13,9 +13,9 @@ mod region;
 mod sys;
 mod text;
 
-pub use builder::Builder;
+pub use builder::{Builder, DEFAULT_COMMIT_STEP, HugePages};
 pub use error::{Error, HexErrorKind};
-pub use mallocator::Mallocator;
+pub use mallocator::{Checkpoint, Mallocator};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
 pub use text::CharWidth;

@@ -2,8 +2,9 @@
 //!
 //! This is the one module above [`crate::sys`] with `unsafe` code: it turns addresses
 //! inside the region into pointers and slices. Its invariant, checked on every path:
-//! `base <= ptr <= end`, every byte in `[base, ptr)` has been handed out at most once, and
-//! no reference into `[ptr, end)` exists.
+//! `base <= ptr <= limit`, every byte in `[base, ptr)` has been handed out at most once,
+//! and no reference into `[ptr, limit)` exists. Pages in `[base, end)` are committed; the
+//! hot path checks against `end`, and the cold path commits more, up to `limit`.
 //!
 //! Handing out `&mut [u8]` from `&self` (what `clippy::mut_from_ref` warns of) is the
 //! point of an arena and sound here: each block is bumped past once, so no two live
@@ -19,7 +20,11 @@ use core::slice;
 use crate::protect::ProtMap;
 use crate::region::Region;
 use crate::text::{self, CharWidth};
-use crate::{Builder, Error, Protection, hex};
+use crate::{Builder, Error, HugePages, Protection, hex};
+
+mod reuse;
+
+pub use reuse::Checkpoint;
 
 /// A region of virtual memory at a fixed address, handing out blocks with a bump pointer.
 ///
@@ -56,9 +61,18 @@ pub struct Mallocator {
     pub(crate) region: Region,
     /// Address of the next free byte.
     ptr: Cell<usize>,
-    /// Address one past the region.
-    end: usize,
-    /// The protection of each run of pages.
+    /// Address one past the committed part of the region.
+    end: Cell<usize>,
+    /// The highest `ptr` ever reached, as of the last time `ptr` moved down.
+    high: Cell<usize>,
+    /// The highest `ptr` since the memory was last zeroed, as of the last time `ptr` moved
+    /// down: bytes above it (and below `end`) still read as zero.
+    dirty: Cell<usize>,
+    /// Bytes committed at a time when the pointer passes `end`: whole pages.
+    step: usize,
+    /// The huge pages in effect, and why the requested ones are not, if so.
+    huge: (HugePages, Option<Error>),
+    /// The protection of each run of pages, committed or not.
     pub(crate) prots: ProtMap,
     /// Whether every page is writable: the write helpers' fast path.
     pub(crate) all_writable: bool,
@@ -96,11 +110,22 @@ impl Mallocator {
         Builder::new()
     }
 
-    pub(crate) fn from_region(region: Region) -> Self {
+    /// An arena over `region`, whose first `committed` bytes are committed.
+    pub(crate) fn from_region(
+        region: Region,
+        committed: usize,
+        step: usize,
+        huge: (HugePages, Option<Error>),
+    ) -> Self {
+        debug_assert!(committed <= region.len() && step > 0);
         let start = region.base().as_ptr() as usize;
         Mallocator {
             ptr: Cell::new(start),
-            end: start + region.len(),
+            end: Cell::new(start + committed),
+            high: Cell::new(start),
+            dirty: Cell::new(start),
+            step,
+            huge,
             prots: ProtMap::new(region.len(), region.protection()),
             all_writable: region.protection().is_writable(),
             region,
@@ -119,10 +144,17 @@ impl Mallocator {
         self.at(self.ptr.get())
     }
 
-    /// The size of the region in bytes: a whole number of pages.
+    /// The size of the region in bytes: a whole number of pages. With a reservation
+    /// ([`Builder::reserve`]) this is the reserved size, the hard cap.
     #[inline]
     pub fn size(&self) -> usize {
         self.region.len()
+    }
+
+    /// Address one past the region.
+    #[inline]
+    fn limit(&self) -> usize {
+        self.base().as_ptr() as usize + self.region.len()
     }
 
     /// Bytes handed out so far, alignment padding included.
@@ -131,10 +163,10 @@ impl Mallocator {
         self.ptr.get() - self.base().as_ptr() as usize
     }
 
-    /// Bytes left between [`ptr`](Self::ptr) and the end of the region.
+    /// Bytes left between [`ptr`](Self::ptr) and the end of the region (committed or not).
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.end - self.ptr.get()
+        self.limit() - self.ptr.get()
     }
 
     /// The protection last set for the whole region: at construction or by
@@ -168,55 +200,85 @@ impl Mallocator {
     /// # Errors
     /// [`Error::Os`] when the OS refuses; the protection is then unchanged.
     pub fn set_protection(&mut self, protection: Protection) -> Result<(), Error> {
-        self.region.protect(protection)?;
-        self.prots = ProtMap::new(self.size(), protection);
-        self.all_writable = protection.is_writable();
+        self.protect(.., protection)?;
+        self.region.set_protection_field(protection);
         Ok(())
     }
 
     /// A pointer to `addr`, which must lie in `[base, end]`, with the region's provenance.
     #[inline(always)]
     pub(crate) fn at(&self, addr: usize) -> NonNull<u8> {
-        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.end);
+        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.limit());
         let p = self.region.base().as_ptr().with_addr(addr);
         // SAFETY: `addr` is at least the region's base address, which is not null.
         unsafe { NonNull::new_unchecked(p) }
     }
 
-    /// Where a block of `size` bytes at `align` would go, and the pointer after it; `None`
-    /// when it does not fit. Changes nothing.
-    #[inline(always)]
-    fn fit(&self, size: usize, align: usize) -> Option<(usize, usize)> {
-        debug_assert!(align.is_power_of_two());
-        let ptr = self.ptr.get();
-        let pad = ptr.wrapping_neg() & (align - 1);
-        let needed = pad.checked_add(size)?;
-        if needed > self.end - ptr {
-            return None;
-        }
-        Some((ptr + pad, ptr + needed))
-    }
-
     /// Bumps the pointer past `size` bytes at `align`, or returns `None` without change.
+    ///
+    /// The hot path: a handful of instructions once inlined with a constant layout. Its one
+    /// overflow guard may refuse a block that fits only in a region ending within `align`
+    /// bytes of the top of the address space; [`grow`](Self::grow), which callers fall
+    /// back to, computes exactly and hands such a block out.
     #[inline(always)]
     fn bump(&self, size: usize, align: usize) -> Option<usize> {
-        let (start, next) = self.fit(size, align)?;
-        self.ptr.set(next);
-        Some(start)
+        debug_assert!(align.is_power_of_two());
+        let mask = align - 1;
+        let ptr = self.ptr.get();
+        // Guards both additions below: ptr + mask, then + size.
+        ptr.checked_add(size.checked_add(mask)?)?;
+        let aligned = (ptr + mask) & !mask;
+        let new = aligned + size;
+        if new > self.end.get() {
+            return None;
+        }
+        self.ptr.set(new);
+        Some(aligned)
     }
 
-    /// Bumps past a block that will be written: like [`bump`](Self::bump), but first checks
-    /// that every page of `[start, start + size)` is writable.
+    /// [`bump`](Self::bump), committing more of the region when the block passes `end`.
     #[inline(always)]
-    fn bump_writable(&self, size: usize, align: usize) -> Result<usize, Error> {
-        let (start, next) = self
-            .fit(size, align)
-            .ok_or_else(|| self.out_of_memory(size, align))?;
-        if !self.all_writable && size != 0 {
-            self.check_writable(start, size)?;
+    fn bump_or_grow(&self, size: usize, align: usize) -> Result<usize, Error> {
+        match self.bump(size, align) {
+            Some(addr) => Ok(addr),
+            None => self.grow(size, align),
         }
-        self.ptr.set(next);
-        Ok(start)
+    }
+
+    /// The cold path of [`bump`](Self::bump): commits whole steps up to the block's end
+    /// (never past the region), then hands the block out. On any error nothing changes.
+    #[cold]
+    #[inline(never)]
+    fn grow(&self, size: usize, align: usize) -> Result<usize, Error> {
+        let ptr = self.ptr.get();
+        let pad = ptr.wrapping_neg() & (align - 1);
+        let needed = pad
+            .checked_add(size)
+            .filter(|&n| n <= self.limit() - ptr)
+            .ok_or_else(|| self.out_of_memory(size, align))?;
+        let base = self.base().as_ptr() as usize;
+        let (end, block_end) = (self.end.get() - base, ptr + needed - base);
+        if block_end > end {
+            // Whole steps from `end`, so commits stay aligned to the step; clamped at the
+            // region's end, itself a whole number of pages.
+            let steps = (block_end - end).div_ceil(self.step);
+            let new_end = steps
+                .checked_mul(self.step)
+                .and_then(|n| n.checked_add(end))
+                .map_or(self.size(), |e| e.min(self.size()));
+            // Each run of pages gets the protection recorded for it.
+            match self.prots.uniform() {
+                Some(p) => self.region.commit(end, new_end - end, p)?,
+                None => {
+                    for (s, e, p) in self.prots.segments(end, new_end) {
+                        self.region.commit(s, e - s, p)?;
+                    }
+                }
+            }
+            self.end.set(base + new_end);
+        }
+        self.ptr.set(ptr + needed);
+        Ok(ptr + pad)
     }
 
     #[cold]
@@ -253,10 +315,7 @@ impl Mallocator {
         if !align.is_power_of_two() {
             return Err(Error::InvalidAlignment { align });
         }
-        match self.bump(size, align) {
-            Some(addr) => Ok(self.at(addr)),
-            None => Err(self.out_of_memory(size, align)),
-        }
+        self.bump_or_grow(size, align).map(|addr| self.at(addr))
     }
 
     /// [`alloc`](Self::alloc) with the size and alignment of `layout`.
@@ -272,25 +331,40 @@ impl Mallocator {
     /// [`Error::OutOfMemory`] when the block does not fit in what remains.
     #[inline]
     pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
-        match self.bump(layout.size(), layout.align()) {
-            Some(addr) => Ok(self.at(addr)),
-            None => Err(self.out_of_memory(layout.size(), layout.align())),
+        self.bump_or_grow(layout.size(), layout.align())
+            .map(|addr| self.at(addr))
+    }
+
+    /// Bumps past a block that will be written: like [`bump_or_grow`](Self::bump_or_grow),
+    /// but when some page is not writable, first checks exactly the pages of the block.
+    #[inline(always)]
+    fn bump_writable(&self, size: usize, align: usize) -> Result<usize, Error> {
+        if self.all_writable {
+            self.bump_or_grow(size, align)
+        } else {
+            self.bump_checked(size, align)
         }
     }
 
-    /// Whether every page of `[addr, addr + len)` (`len > 0`, inside the region) is
-    /// writable; the error names the first protection that is not.
     #[cold]
     #[inline(never)]
-    fn check_writable(&self, addr: usize, len: usize) -> Result<(), Error> {
-        let offset = addr - self.base().as_ptr() as usize;
-        match self
-            .prots
-            .first_lacking(offset, offset + len, Protection::is_writable)
-        {
-            None => Ok(()),
-            Some(protection) => Err(Error::NotWritable { protection }),
+    fn bump_checked(&self, size: usize, align: usize) -> Result<usize, Error> {
+        let ptr = self.ptr.get();
+        let pad = ptr.wrapping_neg() & (align - 1);
+        pad.checked_add(size)
+            .filter(|&n| n <= self.limit() - ptr)
+            .ok_or_else(|| self.out_of_memory(size, align))?;
+        if size != 0 {
+            let offset = ptr + pad - self.base().as_ptr() as usize;
+            if let Some(protection) =
+                self.prots
+                    .first_lacking(offset, offset + size, Protection::is_writable)
+            {
+                return Err(Error::NotWritable { protection });
+            }
         }
+        // The pointer has not moved, so this hands out the block just checked.
+        self.bump_or_grow(size, align)
     }
 
     /// The block `[addr, addr + len)` as a slice of `T`.
@@ -302,7 +376,7 @@ impl Mallocator {
     #[inline(always)]
     unsafe fn block<T>(&self, addr: usize, len: usize) -> &mut [T] {
         debug_assert_eq!(addr % align_of::<T>(), 0);
-        debug_assert!(addr + len * size_of::<T>() <= self.end);
+        debug_assert!(addr + len * size_of::<T>() <= self.end.get());
         // SAFETY: per this function's contract the memory is in the region, aligned,
         // accessible and unaliased; any bytes are valid for the integer types used here,
         // and the OS initialised them all.
@@ -380,10 +454,10 @@ impl Mallocator {
         // exactly, check the pages, then bump.
         let most = s.len().checked_add(1).and_then(|n| n.checked_mul(unit));
         let units = match most.and_then(|m| m.checked_add(pad)) {
-            Some(need) if self.all_writable && need <= self.end - ptr => {
+            Some(need) if self.all_writable && need <= self.end.get() - ptr => {
                 let start = ptr + pad;
-                // SAFETY: `[start, start + most)` lies inside the free part of the region
-                // (checked just above), which no reference covers; the whole region is
+                // SAFETY: `[start, start + most)` lies inside the committed free part of the
+                // region (checked just above), which no reference covers; the whole region is
                 // writable (`all_writable`) and `start` is aligned to `unit`.
                 let dst = unsafe { self.block::<T>(start, s.len() + 1) };
                 let n = encode(s, &mut dst[..s.len()]);
@@ -456,24 +530,6 @@ impl Mallocator {
         Ok(unsafe { slice::from_raw_parts(self.base().as_ptr(), self.used()) })
     }
 
-    /// Moves the bump pointer back to [`base`](Self::base): the whole region can be handed
-    /// out again. The memory keeps its contents and stays with the process; nothing is
-    /// returned to the OS. Takes `&mut self`, so no block handed out earlier can be used
-    /// after the reset.
-    ///
-    /// ```
-    /// # let mut m = vmallocator::Mallocator::new()?;
-    /// let first = m.alloc(100, 1)?;
-    /// m.reset();
-    /// assert_eq!(m.used(), 0);
-    /// assert_eq!(m.alloc(1, 1)?, first);
-    /// # Ok::<(), vmallocator::Error>(())
-    /// ```
-    #[inline]
-    pub fn reset(&mut self) {
-        self.ptr.set(self.base().as_ptr() as usize);
-    }
-
     /// Releases the region to the OS, reporting its answer. Dropping a `Mallocator` releases
     /// it too, ignoring the answer.
     ///
@@ -490,6 +546,7 @@ impl fmt::Debug for Mallocator {
             .field("base", &self.base())
             .field("ptr", &self.ptr())
             .field("size", &self.size())
+            .field("committed", &self.committed())
             .field("used", &self.used())
             .field("remaining", &self.remaining())
             .field("protection", &self.protection())

@@ -3,7 +3,9 @@
 //! The [`Mallocator`] keeps a small interval map of protections, one entry per run of pages
 //! with the same protection: its size grows with the number of protection changes, not with
 //! the size of the region. A flag says whether the whole region is writable, so the write
-//! helpers pay nothing for the map until a page is made non-writable.
+//! helpers pay nothing for the map until a page is made non-writable. In a reservation that
+//! commits lazily, changes to pages not committed yet are only recorded; committing them
+//! applies the recorded protection.
 #![forbid(unsafe_code)]
 
 use core::ops::{Bound, RangeBounds};
@@ -136,7 +138,13 @@ impl Mallocator {
         if start == end {
             return Ok(());
         }
-        self.region.protect_pages(start, end - start, protection)?;
+        // Pages not committed yet only get the protection recorded: committing them later
+        // applies it. Only the committed part is changed in the OS now.
+        let os_end = end.min(self.committed());
+        if start < os_end {
+            self.region
+                .protect_pages(start, os_end - start, protection)?;
+        }
         self.prots.set(start, end, protection);
         self.all_writable = self.prots.uniform().is_some_and(Protection::is_writable);
         Ok(())

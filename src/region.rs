@@ -45,18 +45,38 @@ fn cached(cell: &AtomicUsize, ask: fn() -> usize) -> usize {
     }
 }
 
-/// Rounds `size` up to whole pages; `None` on overflow.
-pub(crate) fn round_to_pages(size: usize) -> Option<usize> {
-    let mask = page_size() - 1;
-    Some(size.checked_add(mask)? & !mask)
-}
-
 pub(crate) fn os_error((call, code): (&'static str, i32)) -> Error {
     #[cfg(not(any(unix, windows)))]
     if code == sys::UNSUPPORTED {
         return Error::Unsupported;
     }
     Error::Os { call, code }
+}
+
+/// Rounds `size` up to a multiple of `unit` (a power of two) and checks it is a size a
+/// region can have.
+fn region_len(size: usize, unit: usize) -> Result<usize, Error> {
+    if size == 0 {
+        return Err(Error::ZeroSize);
+    }
+    // Past isize::MAX no Rust object (or slice) can span the region.
+    size.checked_add(unit - 1)
+        .map(|s| s & !(unit - 1))
+        .filter(|&l| l <= isize::MAX as usize)
+        .ok_or(Error::SizeOverflow { requested: size })
+}
+
+/// The size of a transparent or explicit huge page on the systems that have them.
+pub(crate) const HUGE_PAGE: usize = 2 << 20;
+
+/// The size of the huge pages that [`Region::map_huge`] uses, if the system has any.
+fn huge_page_size() -> Option<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return Some(HUGE_PAGE);
+    #[cfg(windows)]
+    return Some(sys::large_page_size()).filter(|&n| n > 0);
+    #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
+    return None;
 }
 
 /// What to map: the usable size, its protection, guard pages around it, and where.
@@ -80,15 +100,11 @@ pub(crate) struct Sizes {
 
 impl Request {
     pub(crate) fn sizes(&self) -> Result<Sizes, Error> {
-        if self.size == 0 {
-            return Err(Error::ZeroSize);
-        }
+        let page = page_size();
+        let len = region_len(self.size, page)?;
         let overflow = Error::SizeOverflow {
             requested: self.size,
         };
-        let page = page_size();
-        // Past isize::MAX no Rust object (or slice) can span the region.
-        let len = round_to_pages(self.size).ok_or(overflow.clone())?;
         let before = self
             .guard_before
             .checked_mul(page)
@@ -104,7 +120,8 @@ impl Request {
 }
 
 /// One mapping, released on drop: a usable part of a non-zero number of pages, with
-/// inaccessible guard pages on either side if asked for.
+/// inaccessible guard pages on either side if asked for. Which of its pages are committed,
+/// and with which protection, is for the owner to track.
 pub(crate) struct Region {
     /// The whole mapping, guard pages included.
     mapping: NonNull<u8>,
@@ -123,7 +140,7 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
-    /// Maps `size` bytes, rounded up to whole pages, with `protection`, anywhere.
+    /// Maps `size` bytes, rounded up to whole pages, all committed with `protection`.
     #[cfg(test)]
     pub(crate) fn map(size: usize, protection: Protection) -> Result<Self, Error> {
         Self::map_request(
@@ -203,6 +220,68 @@ impl Region {
         unsafe { self.base.add(self.len) }
     }
 
+    /// Reserves `size` bytes, rounded up to whole pages, committing none; committed pages
+    /// will get `protection`. With `align` above the page size (Unix only), the base is
+    /// aligned to it: more is reserved, then the unaligned ends are unmapped.
+    pub(crate) fn reserve(
+        size: usize,
+        align: usize,
+        protection: Protection,
+    ) -> Result<Self, Error> {
+        let len = region_len(size, page_size().max(align))?;
+        let extra = align.saturating_sub(page_size());
+        #[cfg(not(unix))]
+        if extra > 0 {
+            return Err(Error::Unsupported);
+        }
+        let whole = len
+            .checked_add(extra)
+            .filter(|&l| l <= isize::MAX as usize)
+            .ok_or(Error::SizeOverflow { requested: size })?;
+        // SAFETY: `whole` is a non-zero multiple of the page size.
+        let start = unsafe { sys::reserve(whole) }.map_err(os_error)?;
+        let addr = start.as_ptr() as usize;
+        let head = addr.wrapping_neg() & (align.max(1) - 1);
+        // SAFETY: `head <= extra`, so `start + head` stays inside the reservation.
+        let base = unsafe { start.add(head) };
+        let tail = extra - head;
+        if head > 0 {
+            // SAFETY: `[start, base)` is the unaligned head of our own fresh reservation.
+            unsafe { sys::unmap(start, head) }.map_err(os_error)?;
+        }
+        if tail > 0 {
+            // SAFETY: `[base + len, base + len + tail)` is the tail of our reservation.
+            let end = unsafe { base.add(len) };
+            // SAFETY: that range is ours, fresh and unused.
+            unsafe { sys::unmap(end, tail) }.map_err(os_error)?;
+        }
+        Ok(Region {
+            mapping: base,
+            mapping_len: len,
+            base,
+            len,
+            protection,
+        })
+    }
+
+    /// Maps `size` bytes, rounded up to 2 MiB (Linux) or the large-page size (Windows),
+    /// backed by huge pages the system keeps aside, all committed with `protection`.
+    pub(crate) fn map_huge(size: usize, protection: Protection) -> Result<Self, Error> {
+        let len = region_len(size, huge_page_size().ok_or(Error::Unsupported)?)?;
+        #[cfg(any(target_os = "linux", target_os = "android", windows))]
+        // SAFETY: `len` is a non-zero multiple of the huge-page size.
+        let base = unsafe { sys::map_huge(len, protection) }.map_err(os_error)?;
+        #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
+        let base: NonNull<u8> = return Err(Error::Unsupported);
+        Ok(Region {
+            mapping: base,
+            mapping_len: len,
+            base,
+            len,
+            protection,
+        })
+    }
+
     #[inline]
     pub(crate) fn base(&self) -> NonNull<u8> {
         self.base
@@ -218,11 +297,48 @@ impl Region {
         self.protection
     }
 
-    /// Changes the protection of the whole usable part (`mprotect` / `VirtualProtect`).
-    pub(crate) fn protect(&mut self, protection: Protection) -> Result<(), Error> {
-        self.protect_pages(0, self.len, protection)?;
+    /// The pointer `offset` bytes into the region.
+    fn at(&self, offset: usize, len: usize) -> NonNull<u8> {
+        debug_assert!(offset.checked_add(len).is_some_and(|e| e <= self.len));
+        debug_assert!(offset.is_multiple_of(page_size()) && len.is_multiple_of(page_size()));
+        // SAFETY: the caller keeps `offset` within the region (checked in debug builds).
+        unsafe { self.base.add(offset) }
+    }
+
+    /// Commits `[offset, offset + len)`, page-aligned and inside the region, with
+    /// `protection` (the owner tracks which pages get which). Committing adds memory; no
+    /// existing byte changes.
+    pub(crate) fn commit(
+        &self,
+        offset: usize,
+        len: usize,
+        protection: Protection,
+    ) -> Result<(), Error> {
+        // SAFETY: the range is page-aligned and inside our mapping; the pages are either
+        // reserved (so unreferenced) or already committed with this same protection.
+        unsafe { sys::commit(self.at(offset, len), len, protection) }.map_err(os_error)
+    }
+
+    /// Returns the pages of `[offset, offset + len)`, page-aligned and inside the region,
+    /// to the OS; they stay reserved and read as zero once committed again.
+    ///
+    /// # Safety
+    /// No reference into the range may be alive.
+    pub(crate) unsafe fn decommit(&self, offset: usize, len: usize) -> Result<(), Error> {
+        // SAFETY: the range is page-aligned and ours; the caller guarantees it is unused.
+        unsafe { sys::decommit(self.at(offset, len), len) }.map_err(os_error)
+    }
+
+    /// Asks the OS for transparent huge pages over the whole region.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn advise_huge_pages(&self) -> Result<(), Error> {
+        // SAFETY: the range is exactly our mapping; advice changes no contents.
+        unsafe { sys::advise_huge_pages(self.base, self.len) }.map_err(os_error)
+    }
+
+    /// Records `protection` as the one last set for the whole usable part.
+    pub(crate) fn set_protection_field(&mut self, protection: Protection) {
         self.protection = protection;
-        Ok(())
     }
 
     /// Changes the protection of `[offset, offset + len)` of the usable part. Both must be
@@ -276,15 +392,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rounding_to_pages() {
+    fn region_lengths_round_up_and_check() {
         let p = page_size();
-        assert_eq!(round_to_pages(0), Some(0));
-        assert_eq!(round_to_pages(1), Some(p));
-        assert_eq!(round_to_pages(p), Some(p));
-        assert_eq!(round_to_pages(p + 1), Some(2 * p));
-        assert_eq!(round_to_pages(usize::MAX), None);
-        assert_eq!(round_to_pages(usize::MAX - p + 2), None);
-        assert_eq!(round_to_pages(usize::MAX - p + 1), Some(usize::MAX - p + 1));
+        assert_eq!(region_len(0, p), Err(Error::ZeroSize));
+        assert_eq!(region_len(1, p), Ok(p));
+        assert_eq!(region_len(p, p), Ok(p));
+        assert_eq!(region_len(p + 1, p), Ok(2 * p));
+        assert_eq!(region_len(3, HUGE_PAGE), Ok(HUGE_PAGE));
+        for size in [usize::MAX, usize::MAX - p + 2, isize::MAX as usize] {
+            assert_eq!(
+                region_len(size, p),
+                Err(Error::SizeOverflow { requested: size })
+            );
+        }
     }
 
     #[test]
@@ -303,6 +423,37 @@ mod tests {
         assert_eq!(
             Region::map(huge, Protection::READ_WRITE).err(),
             Some(Error::SizeOverflow { requested: huge })
+        );
+    }
+
+    #[test]
+    fn reserve_aligns_and_commits_in_parts() {
+        let align = 64 * page_size();
+        let r = Region::reserve(3 * page_size(), align, Protection::READ_WRITE);
+        #[cfg(windows)]
+        assert_eq!(r.err(), Some(Error::Unsupported));
+        #[cfg(unix)]
+        {
+            let r = r.unwrap();
+            assert_eq!(r.base().as_ptr() as usize % align, 0);
+            assert_eq!(r.len(), align);
+            r.commit(page_size(), page_size(), Protection::READ_WRITE)
+                .unwrap();
+            let second = r.base().as_ptr().wrapping_add(page_size());
+            // SAFETY: the committed page is read+write and nothing else uses it.
+            unsafe { second.write(7) };
+            // SAFETY: no reference into the page exists.
+            unsafe { r.decommit(page_size(), page_size()) }.unwrap();
+            r.commit(page_size(), page_size(), Protection::READ_WRITE)
+                .unwrap();
+            // SAFETY: committed again, read+write; decommitted pages come back zeroed.
+            assert_eq!(unsafe { second.read() }, 0);
+        }
+        let r = Region::reserve(1, 0, Protection::READ_WRITE).unwrap();
+        assert_eq!(r.len(), page_size());
+        assert_eq!(
+            Region::reserve(0, 0, Protection::READ).err(),
+            Some(Error::ZeroSize)
         );
     }
 

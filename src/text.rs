@@ -50,46 +50,80 @@ impl CharWidth {
     }
 }
 
-const ASCII_CHUNK: usize = 16;
+const CHUNK: usize = 16;
+const RUN: usize = 4096;
 
 /// Whether all bytes of the chunk are ASCII.
 #[inline(always)]
-fn is_ascii_chunk(chunk: &[u8; ASCII_CHUNK]) -> bool {
-    u128::from_ne_bytes(*chunk) & 0x8080_8080_8080_8080_8080_8080_8080_8080 == 0
+fn is_ascii_chunk(chunk: &[u8; CHUNK]) -> bool {
+    let (lo, hi) = chunk.split_at(CHUNK / 2);
+    let word = |half: &[u8]| u64::from_ne_bytes(half.try_into().expect("half a chunk"));
+    (word(lo) | word(hi)) & 0x8080_8080_8080_8080 == 0
 }
 
-/// Widens `s` into `dst` with `unit` per character (`encode` for non-ASCII ones), with a
-/// fast path that widens 16 ASCII bytes at a time. Returns the units written.
+/// Decodes the non-ASCII character whose UTF-8 sequence starts at `bytes[i]`. Returns the
+/// code point and the sequence length. `bytes` is valid UTF-8 (it comes from a `&str`)
+/// and `i` is on a character boundary.
+#[inline(always)]
+fn decode_at(bytes: &[u8], i: usize) -> (u32, usize) {
+    let b0 = u32::from(bytes[i]);
+    let cont = |k: usize| u32::from(bytes[i + k]) & 0x3f;
+    if b0 < 0xe0 {
+        (((b0 & 0x1f) << 6) | cont(1), 2)
+    } else if b0 < 0xf0 {
+        (((b0 & 0x0f) << 12) | (cont(1) << 6) | cont(2), 3)
+    } else {
+        (
+            ((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
+            4,
+        )
+    }
+}
+
+/// Widens `s` into `dst`: ASCII 16 bytes at a time, other characters through `put`, which
+/// writes one code point at `dst[o..]` and returns the units written. `dst` must hold the
+/// encoded length. Returns the units written.
 #[inline(always)]
 fn widen<T: Copy + From<u8>>(
     s: &str,
     dst: &mut [T],
-    encode: impl Fn(char, &mut [T]) -> usize,
+    put: impl Fn(u32, &mut [T], usize) -> usize,
 ) -> usize {
     let bytes = s.as_bytes();
     let (mut i, mut o) = (0, 0);
     while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + ASCII_CHUNK) {
-            let chunk: &[u8; ASCII_CHUNK] = chunk.try_into().expect("16-byte slice");
-            if is_ascii_chunk(chunk) {
-                for (d, &b) in dst[o..o + ASCII_CHUNK].iter_mut().zip(chunk) {
-                    *d = T::from(b);
-                }
-                i += ASCII_CHUNK;
-                o += ASCII_CHUNK;
-                continue;
+        // An ASCII run of whole chunks (at most RUN bytes, to stay in the L1 cache),
+        // found first and then widened in a plain loop that the compiler vectorises.
+        let mut end = i;
+        while let Some(chunk) = bytes.get(end..end + CHUNK) {
+            if end - i >= RUN || !is_ascii_chunk(chunk.try_into().expect("chunk-sized slice")) {
+                break;
             }
+            end += CHUNK;
         }
-        let b = bytes[i];
-        if b < 0x80 {
-            dst[o] = T::from(b);
-            i += 1;
-            o += 1;
-        } else {
-            // `i` is always on a character boundary: it only moves by whole characters.
-            let c = s[i..].chars().next().expect("non-empty rest");
-            i += c.len_utf8();
-            o += encode(c, &mut dst[o..]);
+        if end > i {
+            let run = end - i;
+            for (d, &b) in dst[o..o + run].iter_mut().zip(&bytes[i..end]) {
+                *d = T::from(b);
+            }
+            i = end;
+            o += run;
+            continue;
+        }
+        // Then character by character to the end of this chunk, so text that is mostly
+        // non-ASCII does not pay for a failed chunk test at every character.
+        let stop = (i + CHUNK).min(bytes.len());
+        while i < stop {
+            let b = bytes[i];
+            if b < 0x80 {
+                dst[o] = T::from(b);
+                i += 1;
+                o += 1;
+            } else {
+                let (c, n) = decode_at(bytes, i);
+                i += n;
+                o += put(c, dst, o);
+            }
         }
     }
     o
@@ -98,14 +132,24 @@ fn widen<T: Copy + From<u8>>(
 /// Writes `s` as UTF-16 into `dst`, which must hold at least `s.len()` units (UTF-16 never
 /// needs more units than UTF-8 has bytes). Returns the units written.
 pub(crate) fn encode_utf16(s: &str, dst: &mut [u16]) -> usize {
-    widen(s, dst, |c, d| c.encode_utf16(d).len())
+    widen(s, dst, |c, d, o| {
+        if c < 0x1_0000 {
+            d[o] = c as u16;
+            1
+        } else {
+            let c = c - 0x1_0000;
+            d[o] = 0xd800 | (c >> 10) as u16;
+            d[o + 1] = 0xdc00 | (c & 0x3ff) as u16;
+            2
+        }
+    })
 }
 
 /// Writes `s` as UTF-32 into `dst`, which must hold at least `s.len()` units. Returns the
 /// units written.
 pub(crate) fn encode_utf32(s: &str, dst: &mut [u32]) -> usize {
-    widen(s, dst, |c, d| {
-        d[0] = u32::from(c);
+    widen(s, dst, |c, d, o| {
+        d[o] = c;
         1
     })
 }

@@ -351,3 +351,28 @@ fn executing_writable_memory_faults() {
     let r = unsafe { call(addr, 1) };
     println!("no fault: {r}");
 }
+
+#[test]
+fn reservations_record_protection_until_pages_are_committed() {
+    let p = page_size();
+    let mut m = Mallocator::builder().reserve(1 << 30).build().unwrap();
+    assert_eq!(m.committed(), 0);
+    // Changing a gigabyte of reserved pages commits none of them.
+    m.publish(..).unwrap();
+    m.make_writable(..).unwrap();
+    m.protect(4 * p..8 * p, Protection::READ).unwrap();
+    assert_eq!(m.committed(), 0);
+    m.alloc_bytes(&[1; 16]).unwrap(); // commits a step, pages 4..8 read-only
+    assert!(m.committed() >= 8 * p);
+    m.alloc(4 * p - 16, 1).unwrap();
+    assert_eq!(
+        m.alloc_bytes(&[2]).unwrap_err(),
+        Error::NotWritable {
+            protection: Protection::READ
+        }
+    );
+    // The OS agrees: the committed read-only pages can be read, and become writable again.
+    m.make_writable(4 * p..8 * p).unwrap();
+    m.alloc_bytes(&[3; 8]).unwrap();
+    assert_eq!(m.used_bytes().unwrap()[4 * p..], [3; 8]);
+}

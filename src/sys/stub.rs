@@ -36,3 +36,21 @@ pub(crate) unsafe fn protect(_: NonNull<u8>, _: usize, _: Protection) -> SysResu
 pub(crate) unsafe fn unmap(_: NonNull<u8>, _: usize) -> SysResult<()> {
     Err(("unmap", UNSUPPORTED))
 }
+
+/// # Safety
+/// None needed: always fails.
+pub(crate) unsafe fn reserve(_len: usize) -> SysResult<NonNull<u8>> {
+    Err(("reserve", UNSUPPORTED))
+}
+
+/// # Safety
+/// None needed: always fails.
+pub(crate) unsafe fn commit(_: NonNull<u8>, _: usize, _: Protection) -> SysResult<()> {
+    Err(("commit", UNSUPPORTED))
+}
+
+/// # Safety
+/// None needed: always fails.
+pub(crate) unsafe fn decommit(_: NonNull<u8>, _: usize) -> SysResult<()> {
+    Err(("decommit", UNSUPPORTED))
+}

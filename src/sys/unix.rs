@@ -99,6 +99,95 @@ pub(crate) fn jit_write_protect(executable: bool) {
     unsafe { libc::pthread_jit_write_protect_np(i32::from(executable)) }
 }
 
+/// Flags for address space that is reserved but not committed: no access, and (where the
+/// OS has the flag) no swap space set aside for it.
+fn reserve_flags() -> MapFlags {
+    #[cfg(not(target_os = "freebsd"))]
+    return MapFlags::PRIVATE | MapFlags::NORESERVE;
+    #[cfg(target_os = "freebsd")]
+    return MapFlags::PRIVATE;
+}
+
+/// Reserves `len` bytes of address space with no access (`mmap(2)` with `PROT_NONE` and
+/// `MAP_NORESERVE`): nothing is committed until [`commit`].
+///
+/// # Safety
+/// `len` must be a non-zero multiple of the page size.
+pub(crate) unsafe fn reserve(len: usize) -> SysResult<NonNull<u8>> {
+    // SAFETY: a null hint without MAP_FIXED lets the kernel choose an address, so no
+    // existing mapping can be replaced; `len` is non-zero per this function's contract.
+    let p =
+        unsafe { mm::mmap_anonymous(ptr::null_mut(), len, ProtFlags::empty(), reserve_flags()) }
+            .map_err(|e| ("mmap", e.raw_os_error()))?;
+    NonNull::new(p.cast::<u8>()).ok_or(("mmap", 0))
+}
+
+/// Makes reserved pages usable with `protection` (`mprotect(2)`); the kernel backs them
+/// with zeroed memory on first touch.
+///
+/// # Safety
+/// As for [`protect`].
+pub(crate) unsafe fn commit(
+    addr: NonNull<u8>,
+    len: usize,
+    protection: Protection,
+) -> SysResult<()> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { protect(addr, len, protection) }
+}
+
+/// Returns the pages of `[addr, addr + len)` to the OS and leaves the range reserved with
+/// no access, by mapping fresh `PROT_NONE` pages over it (`mmap(2)` with `MAP_FIXED`).
+/// Committing the range again gives zeroed pages.
+///
+/// # Safety
+/// The range must be page-aligned, inside a mapping this crate owns, and not borrowed.
+pub(crate) unsafe fn decommit(addr: NonNull<u8>, len: usize) -> SysResult<()> {
+    // SAFETY: MAP_FIXED replaces only `[addr, addr + len)`, which the caller guarantees is
+    // part of our own mapping and unused.
+    unsafe {
+        mm::mmap_anonymous(
+            addr.as_ptr().cast::<c_void>(),
+            len,
+            ProtFlags::empty(),
+            reserve_flags() | MapFlags::FIXED,
+        )
+    }
+    .map(drop)
+    .map_err(|e| ("mmap", e.raw_os_error()))
+}
+
+/// Asks for transparent huge pages over the range (`madvise(2)` with `MADV_HUGEPAGE`).
+///
+/// # Safety
+/// The range must be page-aligned and inside a mapping this crate owns.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) unsafe fn advise_huge_pages(addr: NonNull<u8>, len: usize) -> SysResult<()> {
+    // SAFETY: advice changes no contents or access rights of our own range.
+    unsafe {
+        mm::madvise(
+            addr.as_ptr().cast::<c_void>(),
+            len,
+            mm::Advice::LinuxHugepage,
+        )
+    }
+    .map_err(|e| ("madvise", e.raw_os_error()))
+}
+
+/// Maps `len` bytes backed by pre-reserved huge pages of 2 MiB (`mmap(2)` with
+/// `MAP_HUGETLB | MAP_HUGE_2MB`); fails unless the system has such pages configured.
+///
+/// # Safety
+/// `len` must be a non-zero multiple of 2 MiB.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) unsafe fn map_huge(len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
+    let flags = MapFlags::PRIVATE | MapFlags::HUGETLB | MapFlags::HUGE_2MB;
+    // SAFETY: no MAP_FIXED, so nothing existing is replaced; `len` is non-zero.
+    let p = unsafe { mm::mmap_anonymous(ptr::null_mut(), len, prot_flags(protection), flags) }
+        .map_err(|e| ("mmap", e.raw_os_error()))?;
+    NonNull::new(p.cast::<u8>()).ok_or(("mmap", 0))
+}
+
 /// Changes the protection of `[addr, addr + len)` (`mprotect(2)`).
 ///
 /// # Safety
@@ -123,12 +212,14 @@ pub(crate) unsafe fn protect(
 /// Unmaps `[addr, addr + len)` (`munmap(2)`).
 ///
 /// # Safety
-/// The range must be exactly a mapping returned by [`map`], not used afterwards.
+/// The range must be page-aligned, inside a mapping returned by [`map`] or [`reserve`],
+/// and not used afterwards.
 pub(crate) unsafe fn unmap(addr: NonNull<u8>, len: usize) -> SysResult<()> {
     // SAFETY: the caller guarantees the range is a whole mapping of ours, no longer used.
     unsafe { mm::munmap(addr.as_ptr().cast::<c_void>(), len) }
         .map_err(|e| ("munmap", e.raw_os_error()))
 }
+
 /// Makes the instruction cache coherent over `[addr, addr + len)` on macOS:
 /// `sys_icache_invalidate(3)` from libSystem (the `libc` crate does not declare it).
 /// Not run-tested: this crate is only type-checked for macOS.

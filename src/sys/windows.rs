@@ -5,9 +5,10 @@ use core::ptr::{self, NonNull};
 use windows_sys::Win32::Foundation::{ERROR_INVALID_ADDRESS, GetLastError};
 use windows_sys::Win32::System::Diagnostics::Debug::FlushInstructionCache;
 use windows_sys::Win32::System::Memory::{
-    MEM_COMMIT, MEM_FREE, MEM_RELEASE, MEM_RESERVE, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE,
-    PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_NOACCESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY,
-    PAGE_READWRITE, VirtualAlloc, VirtualFree, VirtualProtect, VirtualQuery,
+    GetLargePageMinimum, MEM_COMMIT, MEM_DECOMMIT, MEM_FREE, MEM_LARGE_PAGES, MEM_RELEASE,
+    MEM_RESERVE, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE,
+    PAGE_NOACCESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE, VirtualAlloc, VirtualFree,
+    VirtualProtect, VirtualQuery,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
@@ -115,6 +116,76 @@ pub(crate) fn flush_icache(addr: NonNull<u8>, len: usize) -> SysResult<()> {
     } else {
         Ok(())
     }
+}
+
+/// Reserves `len` bytes of address space (`VirtualAlloc` with `MEM_RESERVE`): nothing is
+/// committed until [`commit`].
+///
+/// # Safety
+/// `len` must be a non-zero multiple of the page size.
+pub(crate) unsafe fn reserve(len: usize) -> SysResult<NonNull<u8>> {
+    // SAFETY: a null address lets the system choose; nothing existing is touched.
+    let p = unsafe { VirtualAlloc(ptr::null(), len, MEM_RESERVE, PAGE_NOACCESS) };
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| last_error("VirtualAlloc"))
+}
+
+/// Commits reserved pages with `protection` (`VirtualAlloc` with `MEM_COMMIT`); they read
+/// as zero until written.
+///
+/// # Safety
+/// The range must be page-aligned, inside a region this crate owns, and not borrowed.
+pub(crate) unsafe fn commit(
+    addr: NonNull<u8>,
+    len: usize,
+    protection: Protection,
+) -> SysResult<()> {
+    // SAFETY: the caller guarantees the range is inside our own reservation.
+    let p = unsafe {
+        VirtualAlloc(
+            addr.as_ptr().cast(),
+            len,
+            MEM_COMMIT,
+            page_flags(protection),
+        )
+    };
+    if p.is_null() {
+        Err(last_error("VirtualAlloc"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Decommits `[addr, addr + len)` (`VirtualFree` with `MEM_DECOMMIT`): the pages go back
+/// to the system and the range stays reserved.
+///
+/// # Safety
+/// The range must be page-aligned, inside a region this crate owns, and not borrowed.
+pub(crate) unsafe fn decommit(addr: NonNull<u8>, len: usize) -> SysResult<()> {
+    // SAFETY: the caller guarantees the range is inside our own region and unused.
+    let ok = unsafe { VirtualFree(addr.as_ptr().cast(), len, MEM_DECOMMIT) };
+    if ok == 0 {
+        Err(last_error("VirtualFree"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The large-page size, or 0 when the processor has none (`GetLargePageMinimum`).
+pub(crate) fn large_page_size() -> usize {
+    // SAFETY: GetLargePageMinimum takes no arguments and only reads system information.
+    unsafe { GetLargePageMinimum() }
+}
+
+/// Reserves and commits `len` bytes of large pages (`VirtualAlloc` with
+/// `MEM_LARGE_PAGES`); needs the "Lock pages in memory" privilege.
+///
+/// # Safety
+/// `len` must be a non-zero multiple of [`large_page_size`].
+pub(crate) unsafe fn map_huge(len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
+    let kind = MEM_RESERVE | MEM_COMMIT | MEM_LARGE_PAGES;
+    // SAFETY: a null address lets the system choose; nothing existing is touched.
+    let p = unsafe { VirtualAlloc(ptr::null(), len, kind, page_flags(protection)) };
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| last_error("VirtualAlloc"))
 }
 
 /// Changes the protection of `[addr, addr + len)` (`VirtualProtect`).

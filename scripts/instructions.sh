@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Instructions per allocation, counted by valgrind's callgrind: ours against bumpalo.
+#
+# Builds benches/instructions.rs with the bench profile (release + debug info), runs each
+# kernel under callgrind with counting switched on only inside that kernel
+# (--collect-atstart=no --toggle-collect), and prints instructions per allocation.
+# The counts include each kernel's loop (see the loop_only row) and the black_box store.
+#
+# Usage: scripts/instructions.sh [--asm]
+#   --asm  also disassemble the u64 kernels (ours, bumpalo) with objdump.
+# Honours CARGO_TARGET_DIR (e.g. CARGO_TARGET_DIR=/work/target-bench).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+asm=0
+for arg in "$@"; do
+    case "$arg" in
+        --asm) asm=1 ;;
+        *) echo "usage: $0 [--asm]" >&2; exit 2 ;;
+    esac
+done
+
+for tool in valgrind jq objdump nm; do
+    command -v "$tool" >/dev/null || { echo "$0: needs $tool" >&2; exit 1; }
+done
+
+bin=$(cargo bench --bench instructions --no-run --message-format=json \
+    | jq -r 'select(.reason == "compiler-artifact" and .target.name == "instructions"
+                    and .executable != null) | .executable' | tail -n 1)
+[ -x "$bin" ] || { echo "$0: no instructions binary built" >&2; exit 1; }
+
+n=$("$bin" --list | sed -n 's/^N=//p')
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# Instructions counted inside kernel $1, divided by N, two decimals.
+per_alloc() {
+    local k=$1
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect="*::$k" \
+        --callgrind-out-file="$out/$k.out" "$bin" "$k" >"$out/$k.log" 2>&1 \
+        || { cat "$out/$k.log" >&2; exit 1; }
+    local total
+    total=$(sed -n 's/^totals: *//p' "$out/$k.out")
+    [ -n "$total" ] && [ "$total" -gt 0 ] || { echo "$0: nothing counted in $k" >&2; exit 1; }
+    awk -v t="$total" -v n="$n" 'BEGIN { printf "%.2f", t / n }'
+}
+
+echo "callgrind: instructions per allocation (N = $n per kernel, loop included)"
+echo "$(valgrind --version), $(rustc --version)"
+echo
+printf '%-14s %14s %14s %10s  %s\n' shape "ours/layout" "ours/alloc" bumpalo verdict
+printf '%-14s %14s %14s %10s  %s\n' ----- ----------- ---------- ------- -------
+for shape in u64:u64 16@16:16 "mixed-1-64@8":mixed; do
+    name=${shape%%:*}
+    k=${shape##*:}
+    ours_l=$(per_alloc "ours_${k}_layout")
+    ours_a=$(per_alloc "ours_${k}_alloc")
+    bump=$(per_alloc "bumpalo_${k}")
+    verdict=$(awk -v o="$ours_l" -v a="$ours_a" -v b="$bump" 'BEGIN {
+        m = (o > a) ? o : a
+        if (m <= b) print "ok (<= bumpalo)"; else printf "over bumpalo by %.2f\n", m - b }')
+    printf '%-14s %14s %14s %10s  %s\n' "$name" "$ours_l" "$ours_a" "$bump" "$verdict"
+done
+printf '%-14s %14s\n' "loop_only" "$(per_alloc loop_only)"
+echo
+echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align)."
+
+if [ "$asm" = 1 ]; then
+    for k in ours_u64_layout ours_u64_alloc bumpalo_u64; do
+        sym=$(nm "$bin" | awk -v k="$k" '$3 ~ ("instructions[0-9]+" k "17h") { print $3 }' | head -n 1)
+        [ -n "$sym" ] || { echo "$0: no symbol for $k" >&2; exit 1; }
+        echo
+        echo "== $k ($sym)"
+        objdump -d --no-show-raw-insn -M intel --disassemble="$sym" "$bin" \
+            | sed -n '/^[0-9a-f]* <.*>:$/,/^$/p'
+    done
+fi

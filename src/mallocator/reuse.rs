@@ -1,0 +1,246 @@
+//! Reuse of the region without giving it back: statistics, resets, checkpoints and trim.
+//!
+//! Everything that moves the bump pointer down takes `&mut self`, so the borrow checker
+//! proves that no block handed out above the new pointer is still referenced.
+
+use super::Mallocator;
+use crate::{Error, HugePages, Protection};
+
+/// A saved bump pointer, to [`rewind`](Mallocator::rewind) to later.
+///
+/// Plain data: it borrows nothing, so the arena stays usable. Rewinding takes
+/// `&mut Mallocator`, so every block handed out after the checkpoint must be dead by then:
+///
+/// ```compile_fail
+/// let mut m = vmallocator::Mallocator::new()?;
+/// let cp = m.checkpoint();
+/// let block = m.alloc_bytes(b"temporary")?;
+/// m.rewind(cp)?;
+/// block[0] = b'T'; // error: `block` outlives the rewind
+/// # Ok::<(), vmallocator::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    base: usize,
+    ptr: usize,
+}
+
+impl Checkpoint {
+    /// Bytes that were in use when the checkpoint was taken.
+    pub fn used(&self) -> usize {
+        self.ptr - self.base
+    }
+}
+
+impl Mallocator {
+    /// Bytes of the region that are committed: backed by memory (or swap) when touched.
+    /// Equal to [`size`](Self::size) for fixed-size regions until [`trim`](Self::trim) or
+    /// [`reset_decommit`](Self::reset_decommit).
+    #[inline]
+    pub fn committed(&self) -> usize {
+        self.end.get() - self.base().as_ptr() as usize
+    }
+
+    /// Bytes of address space the region holds: the same as [`size`](Self::size), the
+    /// most that can ever be handed out.
+    #[inline]
+    pub fn reserved(&self) -> usize {
+        self.size()
+    }
+
+    /// The most bytes ever in use at once.
+    pub fn high_water_mark(&self) -> usize {
+        self.high.get().max(self.ptr.get()) - self.base().as_ptr() as usize
+    }
+
+    /// The huge pages backing the region: [`HugePages::Off`] unless requested with
+    /// [`Builder::huge_pages`](crate::Builder::huge_pages) and granted.
+    pub fn huge_pages(&self) -> HugePages {
+        self.huge.0
+    }
+
+    /// Why the huge pages asked for are not in effect, when they are not: the error of
+    /// the OS call that refused them, or [`Error::Unsupported`] on systems without them.
+    pub fn huge_pages_fallback(&self) -> Option<&Error> {
+        self.huge.1.as_ref()
+    }
+
+    /// Moves the pointer down to `addr`, keeping the statistics.
+    fn lower_to(&mut self, addr: usize) {
+        let ptr = self.ptr.get();
+        self.high.set(self.high.get().max(ptr));
+        self.dirty.set(self.dirty.get().max(ptr));
+        self.ptr.set(addr);
+    }
+
+    /// Moves the bump pointer back to [`base`](Self::base): the whole region can be handed
+    /// out again. **Contents:** unchanged; the memory stays committed. Nothing is returned
+    /// to the OS. Takes `&mut self`, so no block handed out earlier can be used after it.
+    ///
+    /// ```
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// let first = m.alloc(100, 1)?;
+    /// m.reset();
+    /// assert_eq!(m.used(), 0);
+    /// assert_eq!(m.alloc(1, 1)?, first);
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    #[inline]
+    pub fn reset(&mut self) {
+        self.lower_to(self.base().as_ptr() as usize);
+    }
+
+    /// [`reset`](Self::reset), then zeroes every byte handed out since the memory was last
+    /// zeroed. **Contents:** the whole region reads as zero afterwards, as when new. The
+    /// memory stays committed.
+    ///
+    /// ```
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// m.alloc_bytes(b"secret")?;
+    /// m.reset_zeroed()?;
+    /// m.alloc(6, 1)?;
+    /// assert_eq!(m.used_bytes()?, [0; 6]);
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotWritable`] when the region cannot be written; nothing changes then.
+    pub fn reset_zeroed(&mut self) -> Result<(), Error> {
+        let base = self.base().as_ptr() as usize;
+        // Decommitted pages read as zero once committed again: only committed ones count.
+        let dirty = self.dirty.get().max(self.ptr.get()).min(self.end.get()) - base;
+        if dirty != 0
+            && let Some(protection) = self.prots.first_lacking(0, dirty, Protection::is_writable)
+        {
+            return Err(Error::NotWritable { protection });
+        }
+        self.reset();
+        let dirty = self.dirty.get().min(self.end.get()) - base;
+        // SAFETY: `[base, base + dirty)` is committed and writable, and `&mut self` means
+        // no reference into it is alive.
+        unsafe { self.block::<u8>(base, dirty) }.fill(0);
+        self.dirty.set(base);
+        Ok(())
+    }
+
+    /// [`reset`](Self::reset), then gives every committed page back to the OS
+    /// (fresh `PROT_NONE` pages mapped over it on Unix, `VirtualFree(MEM_DECOMMIT)` on
+    /// Windows); the address range stays reserved, and later allocations commit again in
+    /// steps. **Contents:** zero, as when new. The process's resident memory drops.
+    ///
+    /// Explicit huge pages ([`HugePages::Explicit`]) are held by the system, not returned:
+    /// on such regions this zeroes the memory instead, with the same guarantee.
+    ///
+    /// ```
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// m.alloc_bytes(&[1; 64])?;
+    /// m.reset_decommit()?;
+    /// assert_eq!(m.committed(), 0);
+    /// assert_eq!(m.alloc_bytes(&[2])?, [2]); // commits again
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Os`] when the OS refuses; the pointer and the memory are then unchanged.
+    pub fn reset_decommit(&mut self) -> Result<(), Error> {
+        if self.huge.0 == HugePages::Explicit {
+            return self.reset_zeroed();
+        }
+        // SAFETY: `&mut self`: no reference into the region is alive.
+        unsafe { self.region.decommit(0, self.committed()) }?;
+        self.reset();
+        let base = self.base().as_ptr() as usize;
+        self.end.set(base);
+        self.dirty.set(base);
+        Ok(())
+    }
+
+    /// Gives the committed pages above the bump pointer back to the OS, keeping the
+    /// address range reserved; later allocations commit again in steps. **Contents:**
+    /// bytes handed out are unchanged; the freed pages read as zero when used again.
+    /// A no-op on regions of explicit huge pages.
+    ///
+    /// ```
+    /// use vmallocator::Mallocator;
+    /// let mut m = Mallocator::builder().size(1 << 20).build()?;
+    /// m.alloc(10, 1)?;
+    /// m.trim()?;
+    /// assert_eq!(m.committed(), vmallocator::page_size());
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Os`] when the OS refuses; nothing changes then.
+    pub fn trim(&mut self) -> Result<(), Error> {
+        if self.huge.0 == HugePages::Explicit {
+            return Ok(());
+        }
+        let base = self.base().as_ptr() as usize;
+        let page = crate::page_size();
+        let keep = (self.ptr.get() - base).next_multiple_of(page);
+        let committed = self.committed();
+        if keep < committed {
+            // SAFETY: `[keep, committed)` lies above the bump pointer, where no reference
+            // exists (and `&mut self` rules out any other).
+            unsafe { self.region.decommit(keep, committed - keep) }?;
+            self.end.set(base + keep);
+            self.dirty.set(self.dirty.get().min(base + keep));
+        }
+        Ok(())
+    }
+
+    /// The current bump pointer, to [`rewind`](Self::rewind) to later.
+    ///
+    /// ```
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// m.alloc_bytes(b"keep")?;
+    /// let cp = m.checkpoint();
+    /// m.alloc_bytes(b"scratch")?;
+    /// m.rewind(cp)?;
+    /// assert_eq!(m.used(), 4);
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            base: self.base().as_ptr() as usize,
+            ptr: self.ptr.get(),
+        }
+    }
+
+    /// Moves the bump pointer back to `checkpoint`: blocks handed out after it can be
+    /// handed out again. **Contents:** unchanged, as with [`reset`](Self::reset).
+    ///
+    /// # Errors
+    /// [`Error::InvalidCheckpoint`] when the checkpoint was taken on another arena, or
+    /// lies above the current pointer (taken before a reset or an earlier rewind);
+    /// nothing changes then.
+    pub fn rewind(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
+        if checkpoint.base != self.base().as_ptr() as usize || checkpoint.ptr > self.ptr.get() {
+            return Err(Error::InvalidCheckpoint);
+        }
+        self.lower_to(checkpoint.ptr);
+        Ok(())
+    }
+
+    /// Runs `f` with the arena, then rewinds to where it was: a scratch scope. Blocks
+    /// made inside cannot leave it, so none outlives the rewind:
+    ///
+    /// ```
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// let len = m.scope(|m| m.alloc_str("temporary", vmallocator::CharWidth::U16).map(|s| s.len()))?;
+    /// assert_eq!((len, m.used()), (20, 0));
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// ```compile_fail
+    /// # let mut m = vmallocator::Mallocator::new()?;
+    /// let escaped = m.scope(|m| m.alloc_bytes(b"x").unwrap()); // error: borrow escapes
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    pub fn scope<R>(&mut self, f: impl FnOnce(&Self) -> R) -> R {
+        let start = self.ptr.get();
+        let result = f(self);
+        self.lower_to(start);
+        result
+    }
+}
