@@ -40,12 +40,18 @@ mod linux {
                 mm::mmap_anonymous(
                     core::ptr::null_mut(),
                     len + 2 * page,
-                    ProtFlags::empty(),
+                    ProtFlags::READ | ProtFlags::WRITE,
                     MapFlags::PRIVATE,
                 )
             }
             .unwrap();
+            // Set up exactly as the builder does: map read+write, then the guards to none.
             let raw = mapping.cast::<u8>().wrapping_add(page).cast::<c_void>();
+            let after = raw.cast::<u8>().wrapping_add(len).cast::<c_void>();
+            for guard in [mapping, after] {
+                // SAFETY: one page at either end of the mapping above, unused.
+                unsafe { mm::mprotect(guard, page, MprotectFlags::empty()) }.unwrap();
+            }
             let rw = MprotectFlags::READ | MprotectFlags::WRITE;
             let rx = MprotectFlags::READ | MprotectFlags::EXEC;
             group.bench_function(BenchmarkId::new("raw mprotect pair", pages), |b| {
