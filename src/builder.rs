@@ -1,6 +1,7 @@
 //! Options for a new [`Mallocator`].
 
-use crate::region::{HUGE_PAGE, Region};
+use crate::placement;
+use crate::region::{HUGE_PAGE, Region, Request};
 use crate::{Error, Mallocator, Protection, granularity, page_size};
 
 /// Huge pages for a region: fewer TLB misses and page faults for large regions.
@@ -56,6 +57,16 @@ pub struct Builder {
     step: Option<usize>,
     protection: Protection,
     huge: HugePages,
+    guard_before: usize,
+    guard_after: usize,
+    placement: Placement,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    Anywhere,
+    At(usize),
+    Near { addr: usize, distance: usize },
 }
 
 impl Default for Builder {
@@ -73,6 +84,9 @@ impl Builder {
             step: None,
             protection: Protection::READ_WRITE,
             huge: HugePages::Off,
+            guard_before: 0,
+            guard_after: 0,
+            placement: Placement::Anywhere,
         }
     }
 
@@ -114,12 +128,85 @@ impl Builder {
         self
     }
 
-    /// Maps the region (`mmap` / `VirtualAlloc`).
+    /// Inaccessible guard pages (`PROT_NONE` / `PAGE_NOACCESS`) right below and right above
+    /// the usable part, `before` and `after` pages of them, so that running off either end
+    /// traps at once instead of touching a neighbour. [`base`](Mallocator::base) and
+    /// [`size`](Mallocator::size) stay the usable part; the guards are released with it.
+    /// Guard pages and placement ([`at`](Self::at), [`near`](Self::near)) go with a region
+    /// committed up front: combined with [`reserve`](Self::reserve) or
+    /// [`huge_pages`](Self::huge_pages), [`build`](Self::build) reports
+    /// [`Error::InvalidOptions`].
+    ///
+    /// ```
+    /// use vmallocator::{Mallocator, page_size};
+    /// let m = Mallocator::builder().size(page_size()).guard_pages(1, 2).build()?;
+    /// assert_eq!(m.size(), page_size()); // the guards are not part of it
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    pub fn guard_pages(mut self, before: usize, after: usize) -> Self {
+        self.guard_before = before;
+        self.guard_after = after;
+        self
+    }
+
+    /// Places the usable part at exactly `addr`, failing with [`Error::AddressInUse`]
+    /// rather than replacing anything mapped there. `addr` must be page-aligned, and on
+    /// Windows the start of the mapping (below any guard pages) a multiple of the 64 KiB
+    /// allocation granularity.
+    ///
+    /// ```
+    /// use vmallocator::{Error, Mallocator};
+    /// let taken = Mallocator::new()?;
+    /// let addr = taken.base().as_ptr() as usize;
+    /// let e = Mallocator::builder().at(addr).build().unwrap_err();
+    /// assert_eq!(e, Error::AddressInUse { addr });
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Platform behaviour
+    /// Linux maps with `MAP_FIXED_NOREPLACE` (kernels before 4.17 ignore it and treat the
+    /// address as a hint); other Unix systems pass a hint; in both cases a mapping that lands
+    /// elsewhere is unmapped again. Windows calls `VirtualAlloc` with the address, which
+    /// fails if the range is in use. `MAP_FIXED`, which replaces mappings, is never used.
+    pub fn at(mut self, addr: usize) -> Self {
+        self.placement = Placement::At(addr);
+        self
+    }
+
+    /// Places the region so that every usable byte lies within `distance` bytes of `addr`,
+    /// as close to it as free address space allows: for code that reaches `addr` with a
+    /// relative jump or call (±2 GiB for x86_64 `rel32`, ±128 MiB for aarch64 `b`/`bl`).
+    ///
+    /// ```
+    /// use vmallocator::Mallocator;
+    /// let here = main as *const () as usize;
+    /// # fn main() {}
+    /// let m = Mallocator::builder().near(here, 1 << 31).build()?;
+    /// let base = m.base().as_ptr() as usize;
+    /// assert!(base.abs_diff(here) < 1 << 31);
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Platform behaviour
+    /// Linux reads the gaps from `/proc/self/maps`, Windows walks `VirtualQuery` for
+    /// `MEM_FREE` blocks, other Unix systems probe outward from `addr`. Each candidate is
+    /// mapped as with [`at`](Self::at), so a mapping made meanwhile by another thread is
+    /// never replaced; the search then moves on.
+    pub fn near(mut self, addr: usize, distance: usize) -> Self {
+        self.placement = Placement::Near { addr, distance };
+        self
+    }
+
+    /// Maps the region (`mmap` / `VirtualAlloc`), with its guard pages, where asked.
     ///
     /// # Errors
-    /// [`Error::ZeroSize`] for a size of 0, [`Error::SizeOverflow`] when a size overflows
-    /// when rounded to pages or passes `isize::MAX`, [`Error::InvalidOptions`] for a
-    /// commit step of 0 or a `size` above the reservation, [`Error::Os`] when the OS
+    /// [`Error::ZeroSize`] for a size of 0, [`Error::SizeOverflow`] when a size (guard pages
+    /// included) overflows when rounded to pages or passes `isize::MAX`,
+    /// [`Error::InvalidOptions`] for a commit step of 0, a `size` above the reservation, or
+    /// guard pages or placement with a reservation or huge pages,
+    /// [`Error::InvalidAddress`] for a misaligned [`at`](Self::at) address,
+    /// [`Error::AddressInUse`] when that address is taken, [`Error::NoFreeSpaceNear`] when
+    /// nothing within the [`near`](Self::near) distance is free, [`Error::Os`] when the OS
     /// refuses.
     pub fn build(&self) -> Result<Mallocator, Error> {
         let (reserve, commit) = match (self.size, self.reserve) {
@@ -146,9 +233,30 @@ impl Builder {
             step.checked_next_multiple_of(unit)
                 .unwrap_or(usize::MAX & !(unit - 1))
         };
+        let special = self.guard_before != 0
+            || self.guard_after != 0
+            || self.placement != Placement::Anywhere;
+        if special && (commit.is_some() || self.huge != HugePages::Off) {
+            return Err(Error::InvalidOptions {
+                reason: "guard pages and placement need a region committed up front, \
+                         without reserve or huge pages",
+            });
+        }
+        let request = Request {
+            size: reserve,
+            protection: self.protection,
+            guard_before: self.guard_before,
+            guard_after: self.guard_after,
+        };
         let normal = |fallback| {
             let region = match commit {
-                None => Region::map(reserve, self.protection)?,
+                None => match self.placement {
+                    Placement::Anywhere => Region::map_request(&request, None)?,
+                    Placement::At(addr) => Region::map_request(&request, Some(addr))?,
+                    Placement::Near { addr, distance } => {
+                        placement::map_near(&request, addr, distance)?
+                    }
+                },
                 Some(_) => Region::reserve(reserve, 0, self.protection)?,
             };
             Ok::<_, Error>(match commit {
@@ -214,7 +322,7 @@ fn committed(
         .checked_next_multiple_of(step)
         .map_or(region.len(), |n| n.min(region.len()));
     if len > 0 {
-        region.commit(0, len)?;
+        region.commit(0, len, region.protection())?;
     }
     Ok(Mallocator::from_region(region, len, step, huge))
 }

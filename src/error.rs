@@ -41,14 +41,14 @@ pub enum Error {
         /// Bytes left between the bump pointer and the end of the region.
         remaining: usize,
     },
-    /// A call that writes into the region found it without write access.
+    /// A call that writes into the region found a page it would touch without write access.
     NotWritable {
-        /// The protection the region has.
+        /// The protection of the first such page.
         protection: Protection,
     },
-    /// A call that reads the region found it without read access.
+    /// A call that reads the region found a page it would touch without read access.
     NotReadable {
-        /// The protection the region has.
+        /// The protection of the first such page.
         protection: Protection,
     },
     /// A string holds a NUL character, which a C or Windows callee would read as its end.
@@ -69,6 +69,39 @@ pub enum Error {
         call: &'static str,
         /// The raw OS error code (`errno` on Unix, `GetLastError()` on Windows).
         code: i32,
+    },
+    /// A byte range given to a protection call or query does not lie inside the region.
+    OutOfRange {
+        /// Start of the range, in bytes from [`base`](crate::Mallocator::base).
+        offset: usize,
+        /// Length of the range in bytes.
+        len: usize,
+        /// The size of the region.
+        size: usize,
+    },
+    /// An address to place a region at is not a multiple of the page size (for the start of
+    /// the usable part) and of `align` (for the start of the mapping, below any guard
+    /// pages), or leaves no room for the region.
+    InvalidAddress {
+        /// The address asked for.
+        addr: usize,
+        /// The alignment the start of the mapping needs: the allocation granularity.
+        align: usize,
+    },
+    /// Something is already mapped at (part of) the address range asked for. Nothing was
+    /// changed there.
+    AddressInUse {
+        /// The address asked for.
+        addr: usize,
+    },
+    /// No free address range within the given distance of an address could hold the region.
+    NoFreeSpaceNear {
+        /// The address the region was to be near.
+        addr: usize,
+        /// The largest distance allowed between `addr` and any byte of the region.
+        distance: usize,
+        /// The bytes needed, guard pages included.
+        size: usize,
     },
     /// Virtual memory is not available on this target.
     Unsupported,
@@ -116,12 +149,14 @@ impl fmt::Display for Error {
                 "out of region memory: {requested} bytes at alignment {align} requested, \
                  {remaining} bytes remaining"
             ),
-            Error::NotWritable { protection } => {
-                write!(f, "the region is not writable (protection {protection:?})")
-            }
-            Error::NotReadable { protection } => {
-                write!(f, "the region is not readable (protection {protection:?})")
-            }
+            Error::NotWritable { protection } => write!(
+                f,
+                "the block would touch a page that is not writable (protection {protection:?})"
+            ),
+            Error::NotReadable { protection } => write!(
+                f,
+                "the range holds a page that is not readable (protection {protection:?})"
+            ),
             Error::InteriorNul { offset } => write!(
                 f,
                 "string holds a NUL character at byte offset {offset}; a C callee would \
@@ -147,6 +182,27 @@ impl fmt::Display for Error {
                 f,
                 "{call} failed: {}",
                 std::io::Error::from_raw_os_error(code)
+            ),
+            Error::OutOfRange { offset, len, size } => write!(
+                f,
+                "byte range at offset {offset} of length {len} is outside the region of \
+                 {size} bytes"
+            ),
+            Error::InvalidAddress { addr, align } => write!(
+                f,
+                "cannot place a region at {addr:#x}: it must be page-aligned, its mapping \
+                 (guard pages included) aligned to {align:#x} and inside the address space"
+            ),
+            Error::AddressInUse { addr } => {
+                write!(f, "the address range at {addr:#x} is already in use")
+            }
+            Error::NoFreeSpaceNear {
+                addr,
+                distance,
+                size,
+            } => write!(
+                f,
+                "no free address range of {size} bytes within {distance:#x} bytes of {addr:#x}"
             ),
             Error::Unsupported => f.write_str("virtual memory is not supported on this target"),
         }

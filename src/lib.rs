@@ -4,7 +4,10 @@
 mod builder;
 mod error;
 pub mod hex;
+mod icache;
 mod mallocator;
+mod placement;
+mod protect;
 mod protection;
 mod region;
 mod sys;

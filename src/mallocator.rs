@@ -17,6 +17,7 @@ use core::fmt;
 use core::ptr::NonNull;
 use core::slice;
 
+use crate::protect::ProtMap;
 use crate::region::Region;
 use crate::text::{self, CharWidth};
 use crate::{Builder, Error, HugePages, Protection, hex};
@@ -57,7 +58,7 @@ pub use reuse::Checkpoint;
 /// # Ok::<(), vmallocator::Error>(())
 /// ```
 pub struct Mallocator {
-    region: Region,
+    pub(crate) region: Region,
     /// Address of the next free byte.
     ptr: Cell<usize>,
     /// Address one past the committed part of the region.
@@ -71,6 +72,10 @@ pub struct Mallocator {
     step: usize,
     /// The huge pages in effect, and why the requested ones are not, if so.
     huge: (HugePages, Option<Error>),
+    /// The protection of each run of pages, committed or not.
+    pub(crate) prots: ProtMap,
+    /// Whether every page is writable: the write helpers' fast path.
+    pub(crate) all_writable: bool,
 }
 
 impl Mallocator {
@@ -121,6 +126,8 @@ impl Mallocator {
             dirty: Cell::new(start),
             step,
             huge,
+            prots: ProtMap::new(region.len(), region.protection()),
+            all_writable: region.protection().is_writable(),
             region,
         }
     }
@@ -162,7 +169,11 @@ impl Mallocator {
         self.limit() - self.ptr.get()
     }
 
-    /// The protection the region was mapped with.
+    /// The protection last set for the whole region: at construction or by
+    /// [`set_protection`](Self::set_protection). Pages changed since by
+    /// [`protect`](Self::protect), [`publish`](Self::publish) or
+    /// [`make_writable`](Self::make_writable) may differ; ask
+    /// [`protection_at`](Self::protection_at) or [`protection_of`](Self::protection_of).
     #[inline]
     pub fn protection(&self) -> Protection {
         self.region.protection()
@@ -189,12 +200,14 @@ impl Mallocator {
     /// # Errors
     /// [`Error::Os`] when the OS refuses; the protection is then unchanged.
     pub fn set_protection(&mut self, protection: Protection) -> Result<(), Error> {
-        self.region.protect(protection)
+        self.protect(.., protection)?;
+        self.region.set_protection_field(protection);
+        Ok(())
     }
 
     /// A pointer to `addr`, which must lie in `[base, end]`, with the region's provenance.
     #[inline(always)]
-    fn at(&self, addr: usize) -> NonNull<u8> {
+    pub(crate) fn at(&self, addr: usize) -> NonNull<u8> {
         debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.limit());
         let p = self.region.base().as_ptr().with_addr(addr);
         // SAFETY: `addr` is at least the region's base address, which is not null.
@@ -253,7 +266,15 @@ impl Mallocator {
                 .checked_mul(self.step)
                 .and_then(|n| n.checked_add(end))
                 .map_or(self.size(), |e| e.min(self.size()));
-            self.region.commit(end, new_end - end)?;
+            // Each run of pages gets the protection recorded for it.
+            match self.prots.uniform() {
+                Some(p) => self.region.commit(end, new_end - end, p)?,
+                None => {
+                    for (s, e, p) in self.prots.segments(end, new_end) {
+                        self.region.commit(s, e - s, p)?;
+                    }
+                }
+            }
             self.end.set(base + new_end);
         }
         self.ptr.set(ptr + needed);
@@ -314,20 +335,43 @@ impl Mallocator {
             .map(|addr| self.at(addr))
     }
 
-    fn check_writable(&self) -> Result<(), Error> {
-        let protection = self.protection();
-        if protection.is_writable() {
-            Ok(())
+    /// Bumps past a block that will be written: like [`bump_or_grow`](Self::bump_or_grow),
+    /// but when some page is not writable, first checks exactly the pages of the block.
+    #[inline(always)]
+    fn bump_writable(&self, size: usize, align: usize) -> Result<usize, Error> {
+        if self.all_writable {
+            self.bump_or_grow(size, align)
         } else {
-            Err(Error::NotWritable { protection })
+            self.bump_checked(size, align)
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bump_checked(&self, size: usize, align: usize) -> Result<usize, Error> {
+        let ptr = self.ptr.get();
+        let pad = ptr.wrapping_neg() & (align - 1);
+        pad.checked_add(size)
+            .filter(|&n| n <= self.limit() - ptr)
+            .ok_or_else(|| self.out_of_memory(size, align))?;
+        if size != 0 {
+            let offset = ptr + pad - self.base().as_ptr() as usize;
+            if let Some(protection) =
+                self.prots
+                    .first_lacking(offset, offset + size, Protection::is_writable)
+            {
+                return Err(Error::NotWritable { protection });
+            }
+        }
+        // The pointer has not moved, so this hands out the block just checked.
+        self.bump_or_grow(size, align)
     }
 
     /// The block `[addr, addr + len)` as a slice of `T`.
     ///
     /// # Safety
     /// The block must have just been bumped past (so it is inside the region and covered by
-    /// no other reference), the region must be readable and writable, and `addr` must be
+    /// no other reference), its pages must be readable and writable, and `addr` must be
     /// aligned for `T`.
     #[inline(always)]
     unsafe fn block<T>(&self, addr: usize, len: usize) -> &mut [T] {
@@ -349,12 +393,11 @@ impl Mallocator {
     /// ```
     ///
     /// # Errors
-    /// [`Error::NotWritable`] when the region cannot be written, [`Error::OutOfMemory`]
+    /// [`Error::NotWritable`] when a page the block would touch cannot be written, [`Error::OutOfMemory`]
     /// when the bytes do not fit.
     pub fn alloc_bytes(&self, bytes: &[u8]) -> Result<&mut [u8], Error> {
-        self.check_writable()?;
-        let addr = self.bump_or_grow(bytes.len(), 1)?;
-        // SAFETY: just bumped past, in a writable region; alignment 1 suits `u8`.
+        let addr = self.bump_writable(bytes.len(), 1)?;
+        // SAFETY: just bumped past, its pages writable; alignment 1 suits `u8`.
         let block = unsafe { self.block::<u8>(addr, bytes.len()) };
         block.copy_from_slice(bytes);
         Ok(block)
@@ -377,11 +420,10 @@ impl Mallocator {
     /// ```
     ///
     /// # Errors
-    /// [`Error::NotWritable`] when the region cannot be written, [`Error::InteriorNul`]
+    /// [`Error::NotWritable`] when a page the block would touch cannot be written, [`Error::InteriorNul`]
     /// when `s` holds a NUL (a C callee would see a shorter string),
     /// [`Error::OutOfMemory`] when the string does not fit.
     pub fn alloc_str(&self, s: &str, width: CharWidth) -> Result<&mut [u8], Error> {
-        self.check_writable()?;
         if let Some(offset) = text::find_nul(s) {
             return Err(Error::InteriorNul { offset });
         }
@@ -407,15 +449,16 @@ impl Mallocator {
         debug_assert_eq!(unit, width.unit_size());
         let ptr = self.ptr.get();
         let pad = ptr.wrapping_neg() & (unit - 1);
-        // No encoding has more units than UTF-8 has bytes. When even that many fit, encode
-        // in place and bump by what was written; else count exactly, then bump.
+        // No encoding has more units than UTF-8 has bytes. When even that many fit in a
+        // wholly writable region, encode in place and bump by what was written; else count
+        // exactly, check the pages, then bump.
         let most = s.len().checked_add(1).and_then(|n| n.checked_mul(unit));
         let units = match most.and_then(|m| m.checked_add(pad)) {
-            Some(need) if need <= self.end.get() - ptr => {
+            Some(need) if self.all_writable && need <= self.end.get() - ptr => {
                 let start = ptr + pad;
-                // SAFETY: `[start, start + most)` lies inside the free part of the region
-                // (checked just above), which no reference covers; the region is writable
-                // and `start` is aligned to `unit`.
+                // SAFETY: `[start, start + most)` lies inside the committed free part of the
+                // region (checked just above), which no reference covers; the whole region is
+                // writable (`all_writable`) and `start` is aligned to `unit`.
                 let dst = unsafe { self.block::<T>(start, s.len() + 1) };
                 let n = encode(s, &mut dst[..s.len()]);
                 dst[n] = T::default();
@@ -427,8 +470,8 @@ impl Mallocator {
                 let bytes = units
                     .checked_mul(unit)
                     .ok_or_else(|| self.out_of_memory(usize::MAX, unit))?;
-                let start = self.bump_or_grow(bytes, unit)?;
-                // SAFETY: just bumped past, in a writable region, aligned to `unit`.
+                let start = self.bump_writable(bytes, unit)?;
+                // SAFETY: just bumped past, its pages writable, aligned to `unit`.
                 let dst = unsafe { self.block::<T>(start, units) };
                 let n = encode(s, &mut dst[..units - 1]);
                 debug_assert_eq!(n, units - 1);
@@ -437,8 +480,8 @@ impl Mallocator {
             }
         };
         let end = self.ptr.get();
-        // SAFETY: the block `[end - units * unit, end)` was just bumped past, in a writable
-        // region; alignment 1 suits `u8`.
+        // SAFETY: the block `[end - units * unit, end)` was just bumped past, its pages
+        // writable; alignment 1 suits `u8`.
         Ok(unsafe { self.block::<u8>(end - units * unit, units * unit) })
     }
 
@@ -454,11 +497,10 @@ impl Mallocator {
     /// ```
     ///
     /// # Errors
-    /// [`Error::NotWritable`] when the region cannot be written, [`Error::Hex`] (with the
+    /// [`Error::NotWritable`] when a page the block would touch cannot be written, [`Error::Hex`] (with the
     /// byte offset and what was wrong there) when `hex` breaks the grammar,
     /// [`Error::OutOfMemory`] when the bytes do not fit.
     pub fn alloc_hex(&self, hex: &str) -> Result<&mut [u8], Error> {
-        self.check_writable()?;
         let bytes = hex::decode(hex)?;
         self.alloc_bytes(&bytes)
     }
@@ -476,11 +518,14 @@ impl Mallocator {
     /// # Errors
     /// [`Error::NotReadable`] when the region cannot be read.
     pub fn used_bytes(&mut self) -> Result<&[u8], Error> {
-        let protection = self.protection();
-        if !protection.is_readable() {
+        if self.used() != 0
+            && let Some(protection) =
+                self.prots
+                    .first_lacking(0, self.used(), Protection::is_readable)
+        {
             return Err(Error::NotReadable { protection });
         }
-        // SAFETY: `[base, ptr)` is inside the region, which is readable; `&mut self`
+        // SAFETY: `[base, ptr)` is inside the region, and its pages are readable; `&mut self`
         // guarantees no block reference handed out earlier is still alive.
         Ok(unsafe { slice::from_raw_parts(self.base().as_ptr(), self.used()) })
     }

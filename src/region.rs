@@ -79,11 +79,57 @@ fn huge_page_size() -> Option<usize> {
     return None;
 }
 
-/// One mapping, released on drop. Its length is a non-zero multiple of the page size.
-/// Which of its pages are committed is for the owner to track.
+/// What to map: the usable size, its protection, guard pages around it, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Request {
+    /// Usable bytes, rounded up to whole pages.
+    pub(crate) size: usize,
+    pub(crate) protection: Protection,
+    /// Inaccessible pages below and above the usable part.
+    pub(crate) guard_before: usize,
+    pub(crate) guard_after: usize,
+}
+
+/// The usable length and the guard bytes of a request, each a whole number of pages, or the
+/// error that makes the request impossible.
+pub(crate) struct Sizes {
+    pub(crate) len: usize,
+    pub(crate) before: usize,
+    pub(crate) total: usize,
+}
+
+impl Request {
+    pub(crate) fn sizes(&self) -> Result<Sizes, Error> {
+        let page = page_size();
+        let len = region_len(self.size, page)?;
+        let overflow = Error::SizeOverflow {
+            requested: self.size,
+        };
+        let before = self
+            .guard_before
+            .checked_mul(page)
+            .ok_or(overflow.clone())?;
+        let after = self.guard_after.checked_mul(page).ok_or(overflow.clone())?;
+        let total = len
+            .checked_add(before)
+            .and_then(|t| t.checked_add(after))
+            .filter(|&t| t <= isize::MAX as usize)
+            .ok_or(overflow)?;
+        Ok(Sizes { len, before, total })
+    }
+}
+
+/// One mapping, released on drop: a usable part of a non-zero number of pages, with
+/// inaccessible guard pages on either side if asked for. Which of its pages are committed,
+/// and with which protection, is for the owner to track.
 pub(crate) struct Region {
+    /// The whole mapping, guard pages included.
+    mapping: NonNull<u8>,
+    mapping_len: usize,
+    /// The usable part.
     base: NonNull<u8>,
     len: usize,
+    /// The protection last set for the whole usable part.
     protection: Protection,
 }
 
@@ -95,16 +141,83 @@ unsafe impl Sync for Region {}
 
 impl Region {
     /// Maps `size` bytes, rounded up to whole pages, all committed with `protection`.
+    #[cfg(test)]
     pub(crate) fn map(size: usize, protection: Protection) -> Result<Self, Error> {
-        let len = region_len(size, page_size())?;
-        // SAFETY: `len` is a non-zero multiple of the page size.
-        let base = unsafe { sys::map(len, protection) }.map_err(os_error)?;
-        debug_assert_eq!(base.as_ptr() as usize % page_size(), 0);
-        Ok(Region {
-            base,
+        Self::map_request(
+            &Request {
+                size,
+                protection,
+                guard_before: 0,
+                guard_after: 0,
+            },
+            None,
+        )
+    }
+
+    /// Maps `request`, with its usable part at exactly `at` if given. An address that is
+    /// occupied gives [`Error::AddressInUse`]; nothing that was mapped there is touched.
+    pub(crate) fn map_request(request: &Request, at: Option<usize>) -> Result<Self, Error> {
+        let Sizes { len, before, total } = request.sizes()?;
+        let place = match at {
+            None => sys::Place::Anywhere,
+            Some(addr) => {
+                let invalid = Error::InvalidAddress {
+                    addr,
+                    align: granularity(),
+                };
+                let start = addr.checked_sub(before).ok_or(invalid.clone())?;
+                if !start.is_multiple_of(granularity())
+                    || start.checked_add(total).is_none()
+                    || start == 0
+                {
+                    return Err(invalid);
+                }
+                sys::Place::Exact(start)
+            }
+        };
+        // SAFETY: `total` is a non-zero multiple of the page size, and an exact address a
+        // multiple of the allocation granularity (checked just above).
+        let mapping =
+            unsafe { sys::map(place, total, request.protection) }.map_err(|e| match at {
+                Some(addr) if e.1 == sys::ADDRESS_IN_USE => Error::AddressInUse { addr },
+                _ => os_error(e),
+            })?;
+        debug_assert_eq!(mapping.as_ptr() as usize % page_size(), 0);
+        // From here on, dropping `region` unmaps everything.
+        let mut region = Region {
+            mapping,
+            mapping_len: total,
+            // SAFETY: `before` bytes past the start of a mapping of `total >= before + len`
+            // bytes stay inside it.
+            base: unsafe { mapping.add(before) },
             len,
-            protection,
-        })
+            protection: request.protection,
+        };
+        if let sys::Place::Exact(start) = place
+            && mapping.as_ptr() as usize != start
+        {
+            // The OS took the address as a hint and put the mapping elsewhere.
+            return Err(Error::AddressInUse {
+                addr: start + before,
+            });
+        }
+        for (guard, guard_len) in [
+            (region.mapping, before),
+            (region.end_ptr(), total - before - len),
+        ] {
+            if guard_len != 0 {
+                // SAFETY: the guard lies inside the mapping, which nothing references yet.
+                unsafe { sys::protect(guard, guard_len, Protection::NONE) }.map_err(os_error)?;
+            }
+        }
+        region.protection = request.protection;
+        Ok(region)
+    }
+
+    /// One past the usable part.
+    fn end_ptr(&self) -> NonNull<u8> {
+        // SAFETY: one past the usable part is at most the end of the mapping.
+        unsafe { self.base.add(self.len) }
     }
 
     /// Reserves `size` bytes, rounded up to whole pages, committing none; committed pages
@@ -143,6 +256,8 @@ impl Region {
             unsafe { sys::unmap(end, tail) }.map_err(os_error)?;
         }
         Ok(Region {
+            mapping: base,
+            mapping_len: len,
             base,
             len,
             protection,
@@ -159,6 +274,8 @@ impl Region {
         #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
         let base: NonNull<u8> = return Err(Error::Unsupported);
         Ok(Region {
+            mapping: base,
+            mapping_len: len,
             base,
             len,
             protection,
@@ -188,12 +305,18 @@ impl Region {
         unsafe { self.base.add(offset) }
     }
 
-    /// Commits `[offset, offset + len)`, page-aligned and inside the region, with the
-    /// region's protection. Committing adds memory; no existing byte changes.
-    pub(crate) fn commit(&self, offset: usize, len: usize) -> Result<(), Error> {
+    /// Commits `[offset, offset + len)`, page-aligned and inside the region, with
+    /// `protection` (the owner tracks which pages get which). Committing adds memory; no
+    /// existing byte changes.
+    pub(crate) fn commit(
+        &self,
+        offset: usize,
+        len: usize,
+        protection: Protection,
+    ) -> Result<(), Error> {
         // SAFETY: the range is page-aligned and inside our mapping; the pages are either
         // reserved (so unreferenced) or already committed with this same protection.
-        unsafe { sys::commit(self.at(offset, len), len, self.protection) }.map_err(os_error)
+        unsafe { sys::commit(self.at(offset, len), len, protection) }.map_err(os_error)
     }
 
     /// Returns the pages of `[offset, offset + len)`, page-aligned and inside the region,
@@ -213,13 +336,38 @@ impl Region {
         unsafe { sys::advise_huge_pages(self.base, self.len) }.map_err(os_error)
     }
 
-    /// Changes the protection of the whole region (`mprotect` / `VirtualProtect`).
-    pub(crate) fn protect(&mut self, protection: Protection) -> Result<(), Error> {
-        // SAFETY: the range is the whole mapping, which this region owns; `&mut self`
-        // means no reference into it handed out through the owner is alive.
-        unsafe { sys::protect(self.base, self.len, protection) }.map_err(os_error)?;
+    /// Records `protection` as the one last set for the whole usable part.
+    pub(crate) fn set_protection_field(&mut self, protection: Protection) {
         self.protection = protection;
-        Ok(())
+    }
+
+    /// Changes the protection of `[offset, offset + len)` of the usable part. Both must be
+    /// multiples of the page size and the range inside the usable part, else nothing happens
+    /// and the call reports [`Error::OutOfRange`].
+    pub(crate) fn protect_pages(
+        &mut self,
+        offset: usize,
+        len: usize,
+        protection: Protection,
+    ) -> Result<(), Error> {
+        let page = page_size();
+        let inside = offset.checked_add(len).is_some_and(|end| end <= self.len);
+        if !inside || !offset.is_multiple_of(page) || !len.is_multiple_of(page) {
+            return Err(Error::OutOfRange {
+                offset,
+                len,
+                size: self.len,
+            });
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: `offset < self.len`, so the address stays inside the usable part.
+        let start = unsafe { self.base.add(offset) };
+        // SAFETY: the range is page-aligned and inside the usable part (checked above), which
+        // this region owns; `&mut self` means no reference into it handed out through the
+        // owner is alive.
+        unsafe { sys::protect(start, len, protection) }.map_err(os_error)
     }
 
     /// Releases the mapping and reports the OS's answer.
@@ -227,14 +375,14 @@ impl Region {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is the whole mapping, and ManuallyDrop keeps Drop from releasing
         // it a second time.
-        unsafe { sys::unmap(this.base, this.len) }.map_err(os_error)
+        unsafe { sys::unmap(this.mapping, this.mapping_len) }.map_err(os_error)
     }
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: the region owns the whole mapping, and after drop nothing can use it.
-        let result = unsafe { sys::unmap(self.base, self.len) };
+        let result = unsafe { sys::unmap(self.mapping, self.mapping_len) };
         debug_assert!(result.is_ok(), "releasing a region failed: {result:?}");
     }
 }
@@ -289,13 +437,15 @@ mod tests {
             let r = r.unwrap();
             assert_eq!(r.base().as_ptr() as usize % align, 0);
             assert_eq!(r.len(), align);
-            r.commit(page_size(), page_size()).unwrap();
+            r.commit(page_size(), page_size(), Protection::READ_WRITE)
+                .unwrap();
             let second = r.base().as_ptr().wrapping_add(page_size());
             // SAFETY: the committed page is read+write and nothing else uses it.
             unsafe { second.write(7) };
             // SAFETY: no reference into the page exists.
             unsafe { r.decommit(page_size(), page_size()) }.unwrap();
-            r.commit(page_size(), page_size()).unwrap();
+            r.commit(page_size(), page_size(), Protection::READ_WRITE)
+                .unwrap();
             // SAFETY: committed again, read+write; decommitted pages come back zeroed.
             assert_eq!(unsafe { second.read() }, 0);
         }

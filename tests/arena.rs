@@ -291,6 +291,9 @@ fn write_helpers_refuse_unwritable_regions() {
 #[test]
 fn used_bytes_refuses_unreadable_regions() {
     let mut m = Mallocator::with_size(1, Protection::NONE).unwrap();
+    // Nothing handed out: nothing to read, so no page is touched.
+    assert_eq!(m.used_bytes().unwrap(), [0u8; 0]);
+    m.alloc(1, 1).unwrap();
     assert_eq!(
         m.used_bytes().unwrap_err(),
         Error::NotReadable {

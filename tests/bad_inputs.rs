@@ -188,8 +188,12 @@ fn protection_errors() {
     assert_eq!(m.alloc_str("x", CharWidth::U32).unwrap_err(), e);
     assert_eq!(m.alloc_hex("00").unwrap_err(), e);
     let mut m = m;
+    // Protection is checked on exactly the pages a call touches: hand out a byte first.
+    m.alloc(1, 1).unwrap();
     assert_eq!(m.reset_zeroed().unwrap_err(), e);
     let mut none = Mallocator::with_size(1, Protection::NONE).unwrap();
+    assert_eq!(none.used_bytes().unwrap(), [0u8; 0]);
+    none.alloc(1, 1).unwrap();
     assert_eq!(
         none.used_bytes().unwrap_err(),
         Error::NotReadable {

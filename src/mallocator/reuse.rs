@@ -4,7 +4,7 @@
 //! proves that no block handed out above the new pointer is still referenced.
 
 use super::Mallocator;
-use crate::{Error, HugePages};
+use crate::{Error, HugePages, Protection};
 
 /// A saved bump pointer, to [`rewind`](Mallocator::rewind) to later.
 ///
@@ -106,13 +106,15 @@ impl Mallocator {
     /// # Errors
     /// [`Error::NotWritable`] when the region cannot be written; nothing changes then.
     pub fn reset_zeroed(&mut self) -> Result<(), Error> {
-        let protection = self.protection();
-        if !protection.is_writable() {
+        let base = self.base().as_ptr() as usize;
+        // Decommitted pages read as zero once committed again: only committed ones count.
+        let dirty = self.dirty.get().max(self.ptr.get()).min(self.end.get()) - base;
+        if dirty != 0
+            && let Some(protection) = self.prots.first_lacking(0, dirty, Protection::is_writable)
+        {
             return Err(Error::NotWritable { protection });
         }
         self.reset();
-        let base = self.base().as_ptr() as usize;
-        // Decommitted pages read as zero once committed again: only committed ones count.
         let dirty = self.dirty.get().min(self.end.get()) - base;
         // SAFETY: `[base, base + dirty)` is committed and writable, and `&mut self` means
         // no reference into it is alive.

@@ -21,5 +21,17 @@ mod stub;
 #[cfg(not(any(unix, windows)))]
 pub(crate) use stub::*;
 
+/// Where a new mapping should go. The OS layer passes the address on as it is; whether the
+/// mapping really landed there is checked once, in [`crate::region`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Wherever the OS likes.
+    Anywhere,
+    /// At this page-aligned address, never replacing a mapping that is there:
+    /// `MAP_FIXED_NOREPLACE` on Linux, a plain hint on other Unix systems (the caller checks
+    /// the result), `VirtualAlloc` with the address on Windows (which fails if occupied).
+    Exact(usize),
+}
+
 /// A failed system call: its name and the raw OS error code.
 pub(crate) type SysResult<T> = Result<T, (&'static str, i32)>;

@@ -2,11 +2,14 @@
 
 use core::ptr::NonNull;
 
-use super::SysResult;
+use super::{Place, SysResult};
 use crate::Protection;
 
 /// Code that `crate::region` turns into [`crate::Error::Unsupported`].
 pub(crate) const UNSUPPORTED: i32 = -1;
+
+/// Never reported: nothing maps here.
+pub(crate) const ADDRESS_IN_USE: i32 = -2;
 
 pub(crate) fn page_size() -> usize {
     4096
@@ -18,7 +21,7 @@ pub(crate) fn allocation_granularity() -> usize {
 
 /// # Safety
 /// None needed: always fails.
-pub(crate) unsafe fn map(_len: usize, _protection: Protection) -> SysResult<NonNull<u8>> {
+pub(crate) unsafe fn map(_: Place, _len: usize, _protection: Protection) -> SysResult<NonNull<u8>> {
     Err(("map", UNSUPPORTED))
 }
 

@@ -5,7 +5,7 @@ use core::ptr::{self, NonNull};
 
 use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
 
-use super::SysResult;
+use super::{Place, SysResult};
 use crate::Protection;
 
 /// The page size, from `sysconf(_SC_PAGESIZE)`.
@@ -36,23 +36,67 @@ fn mprotect_flags(protection: Protection) -> MprotectFlags {
     MprotectFlags::from_bits_retain(prot_flags(protection).bits())
 }
 
-/// Maps `len` bytes of private, zero-filled, anonymous memory (`mmap(2)`).
+/// Maps `len` bytes of private, zero-filled, anonymous memory (`mmap(2)`), at `place`.
+///
+/// [`Place::Exact`] becomes `MAP_FIXED_NOREPLACE` on Linux (kernels before 4.17 ignore the
+/// flag and take the address as a hint) and a plain hint elsewhere: never `MAP_FIXED`, so no
+/// existing mapping is ever replaced. The caller checks where the mapping landed.
+///
+/// On macOS on Apple silicon a read+write+execute mapping gets `MAP_JIT`, without which the
+/// kernel refuses it.
 ///
 /// # Safety
-/// `len` must be a non-zero multiple of the page size.
-pub(crate) unsafe fn map(len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
-    // SAFETY: a null hint without MAP_FIXED lets the kernel choose an address, so no
-    // existing mapping can be replaced; `len` is non-zero per this function's contract.
+/// `len` must be a non-zero multiple of the page size, and an exact address page-aligned.
+pub(crate) unsafe fn map(
+    place: Place,
+    len: usize,
+    protection: Protection,
+) -> SysResult<NonNull<u8>> {
+    #[cfg_attr(
+        not(any(target_os = "linux", all(target_os = "macos", target_arch = "aarch64"))),
+        allow(unused_mut)
+    )]
+    let mut flags = MapFlags::PRIVATE;
+    let hint = match place {
+        Place::Anywhere => 0,
+        Place::Exact(addr) => {
+            #[cfg(target_os = "linux")]
+            {
+                flags |= MapFlags::FIXED_NOREPLACE;
+            }
+            addr
+        }
+    };
+    #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+    if protection == Protection::READ_WRITE_EXECUTE {
+        flags |= MapFlags::from_bits_retain(libc::MAP_JIT as _);
+    }
+    // SAFETY: without MAP_FIXED the address is only a hint (or, with MAP_FIXED_NOREPLACE, a
+    // demand that fails with EEXIST when the range is in use), so no existing mapping can be
+    // replaced; `len` is non-zero per this function's contract.
     let p = unsafe {
         mm::mmap_anonymous(
-            ptr::null_mut(),
+            ptr::without_provenance_mut(hint),
             len,
             prot_flags(protection),
-            MapFlags::PRIVATE,
+            flags,
         )
     }
     .map_err(|e| ("mmap", e.raw_os_error()))?;
     NonNull::new(p.cast::<u8>()).ok_or(("mmap", 0))
+}
+
+/// The error code [`map`] reports when an exact address is in use (`EEXIST`).
+pub(crate) const ADDRESS_IN_USE: i32 = rustix::io::Errno::EXIST.raw_os_error();
+
+/// Switches the calling thread's view of `MAP_JIT` memory between writable (`false`) and
+/// executable (`true`): `pthread_jit_write_protect_np(3)`. Not run-tested: this crate is only
+/// type-checked for macOS.
+#[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+pub(crate) fn jit_write_protect(executable: bool) {
+    // SAFETY: the call only changes a per-thread permission register; it has no memory
+    // safety preconditions of its own.
+    unsafe { libc::pthread_jit_write_protect_np(i32::from(executable)) }
 }
 
 /// Flags for address space that is reserved but not committed: no access, and (where the
@@ -174,6 +218,19 @@ pub(crate) unsafe fn unmap(addr: NonNull<u8>, len: usize) -> SysResult<()> {
     // SAFETY: the caller guarantees the range is a whole mapping of ours, no longer used.
     unsafe { mm::munmap(addr.as_ptr().cast::<c_void>(), len) }
         .map_err(|e| ("munmap", e.raw_os_error()))
+}
+
+/// Makes the instruction cache coherent over `[addr, addr + len)` on macOS:
+/// `sys_icache_invalidate(3)` from libSystem (the `libc` crate does not declare it).
+/// Not run-tested: this crate is only type-checked for macOS.
+#[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+pub(crate) fn flush_icache(addr: NonNull<u8>, len: usize) {
+    unsafe extern "C" {
+        fn sys_icache_invalidate(start: *mut c_void, len: usize);
+    }
+    // SAFETY: the function only runs cache maintenance instructions over the range, which
+    // the caller has mapped; it writes no memory.
+    unsafe { sys_icache_invalidate(addr.as_ptr().cast::<c_void>(), len) }
 }
 
 #[cfg(test)]

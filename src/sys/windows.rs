@@ -2,15 +2,18 @@
 
 use core::ptr::{self, NonNull};
 
-use windows_sys::Win32::Foundation::GetLastError;
+use windows_sys::Win32::Foundation::{ERROR_INVALID_ADDRESS, GetLastError};
+use windows_sys::Win32::System::Diagnostics::Debug::FlushInstructionCache;
 use windows_sys::Win32::System::Memory::{
-    GetLargePageMinimum, MEM_COMMIT, MEM_DECOMMIT, MEM_LARGE_PAGES, MEM_RELEASE, MEM_RESERVE,
-    PAGE_EXECUTE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_NOACCESS, PAGE_PROTECTION_FLAGS,
-    PAGE_READONLY, PAGE_READWRITE, VirtualAlloc, VirtualFree, VirtualProtect,
+    GetLargePageMinimum, MEM_COMMIT, MEM_DECOMMIT, MEM_FREE, MEM_LARGE_PAGES, MEM_RELEASE,
+    MEM_RESERVE, MEMORY_BASIC_INFORMATION, PAGE_EXECUTE, PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE,
+    PAGE_NOACCESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE, VirtualAlloc, VirtualFree,
+    VirtualProtect, VirtualQuery,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
+use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-use super::SysResult;
+use super::{Place, SysResult};
 use crate::Protection;
 
 fn system_info() -> SYSTEM_INFO {
@@ -53,22 +56,66 @@ fn last_error(call: &'static str) -> (&'static str, i32) {
     (call, unsafe { GetLastError() } as i32)
 }
 
-/// Reserves and commits `len` bytes of zero-filled memory (`VirtualAlloc`).
+/// Reserves and commits `len` bytes of zero-filled memory (`VirtualAlloc`) at `place`.
+///
+/// With an address, `VirtualAlloc` fails (`ERROR_INVALID_ADDRESS`) when any of the range is
+/// in use, so no existing region is ever touched.
 ///
 /// # Safety
-/// `len` must be a non-zero multiple of the page size.
-pub(crate) unsafe fn map(len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
-    // SAFETY: a null address lets the system choose where to place the region, so nothing
-    // existing is touched.
-    let p = unsafe {
-        VirtualAlloc(
-            ptr::null(),
-            len,
-            MEM_RESERVE | MEM_COMMIT,
-            page_flags(protection),
+/// `len` must be a non-zero multiple of the page size, and an exact address a multiple of
+/// the allocation granularity.
+pub(crate) unsafe fn map(
+    place: Place,
+    len: usize,
+    protection: Protection,
+) -> SysResult<NonNull<u8>> {
+    let addr = match place {
+        Place::Anywhere => ptr::null(),
+        Place::Exact(addr) => ptr::without_provenance(addr),
+    };
+    // SAFETY: VirtualAlloc never replaces an existing region: with a null address the system
+    // chooses the place, with an address it fails if the range is not free.
+    let p = unsafe { VirtualAlloc(addr, len, MEM_RESERVE | MEM_COMMIT, page_flags(protection)) };
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| last_error("VirtualAlloc"))
+}
+
+/// The error code [`map`] reports when an exact address is in use (`ERROR_INVALID_ADDRESS`).
+pub(crate) const ADDRESS_IN_USE: i32 = ERROR_INVALID_ADDRESS as i32;
+
+/// The block of address space that holds `addr` (`VirtualQuery`): its start, its length,
+/// and whether it is free (`MEM_FREE`). `None` past the highest user address.
+pub(crate) fn query(addr: usize) -> Option<(usize, usize, bool)> {
+    // SAFETY: MEMORY_BASIC_INFORMATION is plain data for which all-zero bytes are valid.
+    let mut info: MEMORY_BASIC_INFORMATION = unsafe { core::mem::zeroed() };
+    // SAFETY: VirtualQuery only reads the process's address-space bookkeeping and writes
+    // `info`, whose size it is given; any address may be asked about.
+    let n = unsafe {
+        VirtualQuery(
+            ptr::without_provenance(addr),
+            &mut info,
+            size_of::<MEMORY_BASIC_INFORMATION>(),
         )
     };
-    NonNull::new(p.cast::<u8>()).ok_or_else(|| last_error("VirtualAlloc"))
+    (n != 0).then(|| {
+        (
+            info.BaseAddress as usize,
+            info.RegionSize,
+            info.State == MEM_FREE,
+        )
+    })
+}
+
+/// Makes the instruction cache coherent with data written to `[addr, addr + len)`
+/// (`FlushInstructionCache`).
+pub(crate) fn flush_icache(addr: NonNull<u8>, len: usize) -> SysResult<()> {
+    // SAFETY: FlushInstructionCache reads no memory: it only orders caches for the range of
+    // the current process's address space.
+    let ok = unsafe { FlushInstructionCache(GetCurrentProcess(), addr.as_ptr().cast(), len) };
+    if ok == 0 {
+        Err(last_error("FlushInstructionCache"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Reserves `len` bytes of address space (`VirtualAlloc` with `MEM_RESERVE`): nothing is
