@@ -179,8 +179,8 @@ impl Builder {
     ///
     /// ```
     /// use vmallocator::Mallocator;
-    /// let here = main as *const () as usize;
-    /// # fn main() {}
+    /// fn existing_code() {}
+    /// let here = existing_code as *const () as usize;
     /// let m = Mallocator::builder().near(here, 1 << 31).build()?;
     /// let base = m.base().as_ptr() as usize;
     /// assert!(base.abs_diff(here) < 1 << 31);

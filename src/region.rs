@@ -70,13 +70,12 @@ fn region_len(size: usize, unit: usize) -> Result<usize, Error> {
 pub(crate) const HUGE_PAGE: usize = 2 << 20;
 
 /// The size of the huge pages that [`Region::map_huge`] uses, if the system has any.
+#[cfg(any(target_os = "linux", target_os = "android", windows))]
 fn huge_page_size() -> Option<usize> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     return Some(HUGE_PAGE);
     #[cfg(windows)]
     return Some(sys::large_page_size()).filter(|&n| n > 0);
-    #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
-    return None;
 }
 
 /// What to map: the usable size, its protection, guard pages around it, and where.
@@ -266,13 +265,11 @@ impl Region {
 
     /// Maps `size` bytes, rounded up to 2 MiB (Linux) or the large-page size (Windows),
     /// backed by huge pages the system keeps aside, all committed with `protection`.
+    #[cfg(any(target_os = "linux", target_os = "android", windows))]
     pub(crate) fn map_huge(size: usize, protection: Protection) -> Result<Self, Error> {
         let len = region_len(size, huge_page_size().ok_or(Error::Unsupported)?)?;
-        #[cfg(any(target_os = "linux", target_os = "android", windows))]
         // SAFETY: `len` is a non-zero multiple of the huge-page size.
         let base = unsafe { sys::map_huge(len, protection) }.map_err(os_error)?;
-        #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
-        let base: NonNull<u8> = return Err(Error::Unsupported);
         Ok(Region {
             mapping: base,
             mapping_len: len,
@@ -280,6 +277,12 @@ impl Region {
             len,
             protection,
         })
+    }
+
+    /// Systems without huge pages this crate can ask for.
+    #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
+    pub(crate) fn map_huge(_size: usize, _protection: Protection) -> Result<Self, Error> {
+        Err(Error::Unsupported)
     }
 
     #[inline]

@@ -228,7 +228,19 @@ fn in_faulting_child(name: &str) -> bool {
         return true;
     }
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(&exe)
+    // Under an emulator without binfmt_misc (qemu-user), the child must go through the
+    // same runner as the parent: scripts/cross-test.sh names it in this variable.
+    let runner = std::env::var("VMALLOCATOR_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let mut cmd = match runner.next() {
+        Some(program) => {
+            let mut cmd = Command::new(program);
+            cmd.args(runner).arg(&exe);
+            cmd
+        }
+        None => Command::new(&exe),
+    };
+    let out = cmd
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(FAULT_VAR, name)
         .output();
