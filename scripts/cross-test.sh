@@ -34,13 +34,16 @@ SKIP_AARCH64=${CROSS_SKIP_AARCH64:-0}
 SKIP_CHECK=${CROSS_SKIP_CHECK:-0}
 CHECK_TARGETS=${CROSS_CHECK_TARGETS:-"aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd"}
 WORK=${CROSS_WORK:-$ROOT/target/cross}
-read -r -a TEST_ARGS <<<"${CROSS_TEST_ARGS:-}"
+# --show-output: the tests print what a platform cannot do (a skip, a huge-page fallback);
+# those lines are collected into the summary.
+read -r -a TEST_ARGS <<<"${CROSS_TEST_ARGS:---show-output}"
 WIN=x86_64-pc-windows-gnu
 ARM=aarch64-unknown-linux-gnu
 
 # ---------------------------------------------------------------- stage bookkeeping
 SECONDS=0
 SUMMARY=()          # "name|seconds|result" per stage, printed at exit
+NOTES=()            # what the tests said a platform cannot do, printed at exit
 CUR_STAGE=""
 CUR_START=0
 
@@ -69,6 +72,7 @@ on_exit() {
     IFS='|' read -r name dt res <<<"$s"
     printf '  %-58s %5ss  %s\n' "$name" "$dt" "$res"
   done
+  for s in "${NOTES[@]}"; do printf '  note: %s\n' "$s"; done
   if [ -d "$WORK" ]; then printf '  %-58s %s\n' "disk used under ${WORK#"$ROOT"/}" "$(du -sh "$WORK" 2>/dev/null | cut -f1)"; fi
   if [ "$rc" = 0 ]; then echo "=== cross-test: ALL OK in ${SECONDS}s"
   else echo "=== cross-test: FAILED (exit $rc) after ${SECONDS}s"; fi
@@ -206,6 +210,9 @@ cross_test() {
   if cargo test "${BUILD_STD[@]}" --target "$target" --no-fail-fast -- "${TEST_ARGS[@]}" \
        </dev/null 2>&1 | tee "$log"; then
     stage_end "ok: $(test_totals "$log")"
+    local notes
+    notes=$(grep -hE '^(skipped|explicit huge pages|transparent huge pages|resident-memory)' "$log" | sort -u || true)
+    [ -z "$notes" ] || while IFS= read -r n; do NOTES+=("$label: $n"); done <<<"$notes"
   else
     fail_stage "$(test_totals "$log") (log: ${log#"$ROOT"/})"
   fi
