@@ -323,11 +323,16 @@ impl Region {
     }
 
     /// Returns the pages of `[offset, offset + len)`, page-aligned and inside the region,
-    /// to the OS; they stay reserved and read as zero once committed again.
+    /// to the OS; they stay reserved and read as zero once committed again. An empty range
+    /// changes nothing (`mmap` refuses a length of 0, and `VirtualFree` would take it as
+    /// "the whole allocation").
     ///
     /// # Safety
     /// No reference into the range may be alive.
     pub(crate) unsafe fn decommit(&self, offset: usize, len: usize) -> Result<(), Error> {
+        if len == 0 {
+            return Ok(());
+        }
         // SAFETY: the range is page-aligned and ours; the caller guarantees it is unused.
         unsafe { sys::decommit(self.at(offset, len), len) }.map_err(os_error)
     }

@@ -248,3 +248,16 @@ fn explicit_huge_pages_or_a_reason() {
     m.alloc(10, 1).unwrap();
     assert_eq!(m.used_bytes().unwrap(), [0; 10]);
 }
+
+#[test]
+fn reset_decommit_with_nothing_committed_is_a_no_op() {
+    // Nothing committed yet: no zero-length `mmap`, which the OS refuses (EINVAL).
+    let mut m = lazy(16 * page_size(), page_size());
+    assert_eq!(m.reset_decommit(), Ok(()));
+    m.alloc_bytes(&[1; 10]).unwrap();
+    assert_eq!(m.reset_decommit(), Ok(()));
+    // Twice in a row: the second call finds nothing committed.
+    assert_eq!(m.reset_decommit(), Ok(()));
+    assert_eq!((m.committed(), m.used()), (0, 0));
+    assert_eq!(m.alloc_bytes(&[2]).unwrap(), [2]);
+}
