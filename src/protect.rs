@@ -284,7 +284,7 @@ impl Mallocator {
         self.set_pages(start, end, Protection::READ_EXECUTE)?;
         let code = self.at(self.base().as_ptr() as usize + start);
         #[cfg_attr(not(windows), allow(clippy::question_mark))]
-        if let Err(e) = icache::flush(code, end - start) {
+        if let Err(e) = icache::flush(code, self.flush_len(start, end)) {
             #[cfg(windows)]
             for (s, e, p) in before {
                 // Best effort: restore what was there; the flush error is what counts.
@@ -295,6 +295,14 @@ impl Mallocator {
         #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
         crate::sys::jit_write_protect(true);
         Ok(())
+    }
+
+    /// The bytes from `start` that [`publish`](Self::publish) makes coherent: only the
+    /// committed part of `[start, end)`. Pages not committed yet hold no code, and on aarch64
+    /// `dc cvau` on a reserved (`PROT_NONE`) page faults; over a large reservation it would
+    /// also walk every cache line of it.
+    fn flush_len(&self, start: usize, end: usize) -> usize {
+        end.min(self.committed()).saturating_sub(start)
     }
 
     /// Makes the pages `range` touches read+write again, to patch published code; publish
@@ -331,6 +339,25 @@ mod tests {
     const RW: Protection = Protection::READ_WRITE;
     const RX: Protection = Protection::READ_EXECUTE;
     const R: Protection = Protection::READ;
+
+    #[test]
+    fn publish_flushes_only_committed_pages() {
+        let p = page_size();
+        let mut m = Mallocator::builder()
+            .reserve(64 * p)
+            .commit_step(4 * p)
+            .build()
+            .unwrap();
+        assert_eq!(m.flush_len(0, 64 * p), 0);
+        m.publish(..).unwrap();
+        m.make_writable(..).unwrap();
+        m.alloc(1, 1).unwrap();
+        assert_eq!(m.flush_len(0, 64 * p), 4 * p);
+        assert_eq!(m.flush_len(p, 2 * p), p);
+        assert_eq!(m.flush_len(8 * p, 64 * p), 0);
+        m.reset_decommit().unwrap();
+        assert_eq!(m.flush_len(0, 64 * p), 0);
+    }
 
     #[test]
     fn map_merges_and_splits() {
