@@ -261,3 +261,51 @@ fn reset_decommit_with_nothing_committed_is_a_no_op() {
     assert_eq!((m.committed(), m.used()), (0, 0));
     assert_eq!(m.alloc_bytes(&[2]).unwrap(), [2]);
 }
+
+/// The `VmFlags` line of `/proc/self/smaps` for the mapping holding `addr`.
+#[cfg(target_os = "linux")]
+fn vm_flags(addr: usize) -> String {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line
+            .split_whitespace()
+            .next()
+            .and_then(|r| r.split_once('-'));
+        if let Some((Ok(start), Ok(end))) =
+            range.map(|(s, e)| (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)))
+        {
+            inside = start <= addr && addr < end;
+        } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
+            return flags.to_owned();
+        }
+    }
+    panic!("no mapping holds {addr:#x}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn transparent_huge_pages_stay_advised_after_decommit_and_trim() {
+    let mut m = Mallocator::builder()
+        .reserve(16 << 20)
+        .huge_pages(HugePages::Transparent)
+        .build()
+        .unwrap();
+    if m.huge_pages() != HugePages::Transparent {
+        println!("transparent huge pages: {:?}", m.huge_pages_fallback());
+        return;
+    }
+    let base = m.base().as_ptr() as usize;
+    let advised = |addr| vm_flags(addr).split_whitespace().any(|f| f == "hg");
+    m.alloc(6 << 20, 1).unwrap();
+    assert!(advised(base));
+    m.reset_decommit().unwrap();
+    assert!(advised(base), "after reset_decommit: {}", vm_flags(base));
+    m.alloc(6 << 20, 1).unwrap();
+    m.reset();
+    m.alloc(1, 1).unwrap();
+    m.trim().unwrap();
+    let tail = base + (4 << 20);
+    assert!(advised(tail), "after trim: {}", vm_flags(tail));
+    assert_eq!(m.huge_pages(), HugePages::Transparent);
+}

@@ -148,6 +148,7 @@ impl Mallocator {
         }
         // SAFETY: `&mut self`: no reference into the region is alive.
         unsafe { self.region.decommit(0, self.committed()) }?;
+        self.advise_again();
         self.reset();
         let base = self.base().as_ptr() as usize;
         self.end.set(base);
@@ -183,10 +184,23 @@ impl Mallocator {
             // SAFETY: `[keep, committed)` lies above the bump pointer, where no reference
             // exists (and `&mut self` rules out any other).
             unsafe { self.region.decommit(keep, committed - keep) }?;
+            self.advise_again();
             self.end.set(base + keep);
             self.dirty.set(self.dirty.get().min(base + keep));
         }
         Ok(())
+    }
+
+    /// After a decommit: on Linux the fresh pages mapped over the range have lost the
+    /// `MADV_HUGEPAGE` advice of [`HugePages::Transparent`], so ask again. Should the OS
+    /// refuse now, the region says so, as when it refused at the start.
+    fn advise_again(&mut self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if self.huge.0 == HugePages::Transparent
+            && let Err(why) = self.region.advise_huge_pages()
+        {
+            self.huge = (HugePages::Off, Some(why));
+        }
     }
 
     /// The current bump pointer, to [`rewind`](Self::rewind) to later.
