@@ -244,23 +244,29 @@ impl Region {
         // SAFETY: `head <= extra`, so `start + head` stays inside the reservation.
         let base = unsafe { start.add(head) };
         let tail = extra - head;
-        if head > 0 {
-            // SAFETY: `[start, base)` is the unaligned head of our own fresh reservation.
-            unsafe { sys::unmap(start, head) }.map_err(os_error)?;
-        }
-        if tail > 0 {
-            // SAFETY: `[base + len, base + len + tail)` is the tail of our reservation.
-            let end = unsafe { base.add(len) };
-            // SAFETY: that range is ours, fresh and unused.
-            unsafe { sys::unmap(end, tail) }.map_err(os_error)?;
-        }
-        Ok(Region {
-            mapping: base,
-            mapping_len: len,
+        // From here on, dropping `region` unmaps what is left of the reservation, so an
+        // error while trimming its ends leaks nothing.
+        let mut region = Region {
+            mapping: start,
+            mapping_len: whole,
             base,
             len,
             protection,
-        })
+        };
+        if head > 0 {
+            // SAFETY: `[start, base)` is the unaligned head of our own fresh reservation.
+            unsafe { sys::unmap(start, head) }.map_err(os_error)?;
+            region.mapping = base;
+            region.mapping_len -= head;
+        }
+        if tail > 0 {
+            // SAFETY: `[base + len, base + len + tail)` is the tail of our reservation, fresh
+            // and unused.
+            unsafe { sys::unmap(region.end_ptr(), tail) }.map_err(os_error)?;
+            region.mapping_len -= tail;
+        }
+        debug_assert_eq!((region.mapping, region.mapping_len), (base, len));
+        Ok(region)
     }
 
     /// Maps `size` bytes, rounded up to 2 MiB (Linux) or the large-page size (Windows),
