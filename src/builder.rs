@@ -322,7 +322,8 @@ fn committed(
         .checked_next_multiple_of(step)
         .map_or(region.len(), |n| n.min(region.len()));
     if len > 0 {
-        region.commit(0, len, region.protection())?;
+        // SAFETY: the region is fresh: nothing references it yet.
+        unsafe { region.commit(0, len, region.protection()) }?;
     }
     Ok(Mallocator::from_region(region, len, step, huge))
 }

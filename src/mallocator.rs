@@ -266,12 +266,17 @@ impl Mallocator {
                 .checked_mul(self.step)
                 .and_then(|n| n.checked_add(end))
                 .map_or(self.size(), |e| e.min(self.size()));
-            // Each run of pages gets the protection recorded for it.
+            // Each run of pages gets the protection recorded for it. `[end, new_end)` lies at
+            // or above the committed end, a page boundary at or above the bump pointer, so
+            // no block handed out covers it.
             match self.prots.uniform() {
-                Some(p) => self.region.commit(end, new_end - end, p)?,
+                // SAFETY: no reference covers `[end, new_end)` (see above).
+                Some(p) => unsafe { self.region.commit(end, new_end - end, p) }?,
                 None => {
                     for (s, e, p) in self.prots.segments(end, new_end) {
-                        self.region.commit(s, e - s, p)?;
+                        // SAFETY: `[s, e)` is part of `[end, new_end)`, which no reference
+                        // covers (see above).
+                        unsafe { self.region.commit(s, e - s, p) }?;
                     }
                 }
             }

@@ -316,15 +316,23 @@ impl Region {
 
     /// Commits `[offset, offset + len)`, page-aligned and inside the region, with
     /// `protection` (the owner tracks which pages get which). Committing adds memory; no
-    /// existing byte changes.
-    pub(crate) fn commit(
+    /// existing byte changes. An empty range changes nothing.
+    ///
+    /// # Safety
+    /// Every page of the range must be reserved and not committed, or committed already
+    /// with `protection`, or else covered by no live reference: on Unix committing is
+    /// `mprotect`, which sets the protection of pages already in use too.
+    pub(crate) unsafe fn commit(
         &self,
         offset: usize,
         len: usize,
         protection: Protection,
     ) -> Result<(), Error> {
-        // SAFETY: the range is page-aligned and inside our mapping; the pages are either
-        // reserved (so unreferenced) or already committed with this same protection.
+        if len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range is page-aligned and inside our mapping; per this function's
+        // contract no reference into it is used in a way `protection` forbids.
         unsafe { sys::commit(self.at(offset, len), len, protection) }.map_err(os_error)
     }
 
@@ -451,15 +459,15 @@ mod tests {
             let r = r.unwrap();
             assert_eq!(r.base().as_ptr() as usize % align, 0);
             assert_eq!(r.len(), align);
-            r.commit(page_size(), page_size(), Protection::READ_WRITE)
-                .unwrap();
+            // SAFETY: the pages are reserved, not committed.
+            unsafe { r.commit(page_size(), page_size(), Protection::READ_WRITE) }.unwrap();
             let second = r.base().as_ptr().wrapping_add(page_size());
             // SAFETY: the committed page is read+write and nothing else uses it.
             unsafe { second.write(7) };
             // SAFETY: no reference into the page exists.
             unsafe { r.decommit(page_size(), page_size()) }.unwrap();
-            r.commit(page_size(), page_size(), Protection::READ_WRITE)
-                .unwrap();
+            // SAFETY: decommitted just above, so reserved again.
+            unsafe { r.commit(page_size(), page_size(), Protection::READ_WRITE) }.unwrap();
             // SAFETY: committed again, read+write; decommitted pages come back zeroed.
             assert_eq!(unsafe { second.read() }, 0);
         }
