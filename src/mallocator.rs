@@ -141,7 +141,8 @@ impl Mallocator {
     /// The next free address: where the next align-1 block will start.
     #[inline]
     pub fn ptr(&self) -> NonNull<u8> {
-        self.at(self.ptr.get())
+        // SAFETY: the bump pointer always lies in `[base, limit]`.
+        unsafe { self.at(self.ptr.get()) }
     }
 
     /// The size of the region in bytes: a whole number of pages. With a reservation
@@ -205,12 +206,16 @@ impl Mallocator {
         Ok(())
     }
 
-    /// A pointer to `addr`, which must lie in `[base, end]`, with the region's provenance.
+    /// A pointer to `addr` with the region's provenance.
+    ///
+    /// # Safety
+    /// `addr` must lie in `[base, limit]` (so it is not null).
     #[inline(always)]
-    pub(crate) fn at(&self, addr: usize) -> NonNull<u8> {
+    unsafe fn at(&self, addr: usize) -> NonNull<u8> {
         debug_assert!(addr >= self.base().as_ptr() as usize && addr <= self.limit());
         let p = self.region.base().as_ptr().with_addr(addr);
-        // SAFETY: `addr` is at least the region's base address, which is not null.
+        // SAFETY: per the contract `addr` is at least the region's base address, which is
+        // not null.
         unsafe { NonNull::new_unchecked(p) }
     }
 
@@ -320,7 +325,9 @@ impl Mallocator {
         if !align.is_power_of_two() {
             return Err(Error::InvalidAlignment { align });
         }
-        self.bump_or_grow(size, align).map(|addr| self.at(addr))
+        let addr = self.bump_or_grow(size, align)?;
+        // SAFETY: a block handed out by the bump starts in `[base, limit]`.
+        Ok(unsafe { self.at(addr) })
     }
 
     /// [`alloc`](Self::alloc) with the size and alignment of `layout`.
@@ -336,8 +343,9 @@ impl Mallocator {
     /// [`Error::OutOfMemory`] when the block does not fit in what remains.
     #[inline]
     pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
-        self.bump_or_grow(layout.size(), layout.align())
-            .map(|addr| self.at(addr))
+        let addr = self.bump_or_grow(layout.size(), layout.align())?;
+        // SAFETY: a block handed out by the bump starts in `[base, limit]`.
+        Ok(unsafe { self.at(addr) })
     }
 
     /// Bumps past a block that will be written: like [`bump_or_grow`](Self::bump_or_grow),
@@ -382,10 +390,12 @@ impl Mallocator {
     unsafe fn block<T>(&self, addr: usize, len: usize) -> &mut [T] {
         debug_assert_eq!(addr % align_of::<T>(), 0);
         debug_assert!(addr + len * size_of::<T>() <= self.end.get());
+        // SAFETY: per this function's contract the block lies in the region.
+        let start = unsafe { self.at(addr) };
         // SAFETY: per this function's contract the memory is in the region, aligned,
         // accessible and unaliased; any bytes are valid for the integer types used here,
         // and the OS initialised them all.
-        unsafe { slice::from_raw_parts_mut(self.at(addr).as_ptr().cast::<T>(), len) }
+        unsafe { slice::from_raw_parts_mut(start.as_ptr().cast::<T>(), len) }
     }
 
     /// Copies `bytes` into a new block (alignment 1) and returns it.

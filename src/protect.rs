@@ -141,9 +141,17 @@ impl Mallocator {
         // Pages not committed yet only get the protection recorded: committing them later
         // applies it. Only the committed part is changed in the OS now.
         let os_end = end.min(self.committed());
-        if start < os_end {
-            self.region
-                .protect_pages(start, os_end - start, protection)?;
+        if start < os_end
+            && let Err(e) = self.region.protect_pages(start, os_end - start, protection)
+        {
+            // Linux can change part of the range before failing (ENOMEM at the mapping
+            // limit), so each page has its old protection or the new one: record only the
+            // rights both share, and no helper relies on a right a page may lack.
+            for (s, e, old) in self.prots.segments(start, os_end) {
+                self.prots.set(s, e, old & protection);
+            }
+            self.all_writable = self.prots.uniform().is_some_and(Protection::is_writable);
+            return Err(e);
         }
         self.prots.set(start, end, protection);
         self.all_writable = self.prots.uniform().is_some_and(Protection::is_writable);
@@ -174,7 +182,10 @@ impl Mallocator {
     ///
     /// # Errors
     /// [`Error::OutOfRange`] when the range reaches past the region or ends before it starts,
-    /// [`Error::Os`] when the OS refuses; nothing has changed then.
+    /// [`Error::Os`] when the OS refuses. Nothing has changed then, unless the OS changed part
+    /// of the range before refusing (Linux can, at its limit on mappings): the arena then
+    /// takes each page of the range to have only the rights the old and new protections
+    /// share, so the helpers never write or read a page on rights it may lack.
     pub fn protect(
         &mut self,
         range: impl RangeBounds<usize>,
@@ -282,7 +293,7 @@ impl Mallocator {
         #[cfg(windows)]
         let before = self.prots.segments(start, end);
         self.set_pages(start, end, Protection::READ_EXECUTE)?;
-        let code = self.at(self.base().as_ptr() as usize + start);
+        let code = self.base().map_addr(|b| b.saturating_add(start));
         #[cfg_attr(not(windows), allow(clippy::question_mark))]
         if let Err(e) = icache::flush(code, self.flush_len(start, end)) {
             #[cfg(windows)]
@@ -318,7 +329,7 @@ impl Mallocator {
     ///
     /// # Errors
     /// [`Error::OutOfRange`] for a range outside the region, [`Error::Os`] when the OS
-    /// refuses; nothing has changed then.
+    /// refuses (see [`protect`](Self::protect) for a partial change).
     ///
     /// # Platform behaviour
     /// On macOS on Apple silicon this also switches the calling thread's `MAP_JIT` memory to

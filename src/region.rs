@@ -306,11 +306,17 @@ impl Region {
         self.protection
     }
 
-    /// The pointer `offset` bytes into the region.
+    /// The pointer `offset` bytes into the region, for a page range of `len` bytes there.
+    /// Only the calls that change pages use it, next to which the check costs nothing, so
+    /// a range outside the region is a bug caught in every build.
     fn at(&self, offset: usize, len: usize) -> NonNull<u8> {
-        debug_assert!(offset.checked_add(len).is_some_and(|e| e <= self.len));
+        assert!(
+            offset.checked_add(len).is_some_and(|e| e <= self.len),
+            "page range {offset}+{len} outside a region of {} bytes",
+            self.len
+        );
         debug_assert!(offset.is_multiple_of(page_size()) && len.is_multiple_of(page_size()));
-        // SAFETY: the caller keeps `offset` within the region (checked in debug builds).
+        // SAFETY: just checked: `offset` is within the region, so the pointer stays in it.
         unsafe { self.base.add(offset) }
     }
 
