@@ -241,6 +241,22 @@ impl Mallocator {
         Some(aligned)
     }
 
+    /// [`bump`](Self::bump) for a block whose size is a multiple of its alignment, as for
+    /// every Rust type and array: the end is `ptr + size` rounded up, one dependent
+    /// operation fewer per allocation. Same contract and same fallback as `bump`.
+    #[inline(always)]
+    fn bump_whole(&self, size: usize, align: usize) -> Option<usize> {
+        debug_assert!(align.is_power_of_two() && size & (align - 1) == 0);
+        let mask = align - 1;
+        let ptr = self.ptr.get();
+        let new = ptr.checked_add(size.checked_add(mask)?)? & !mask;
+        if new > self.end.get() {
+            return None;
+        }
+        self.ptr.set(new);
+        Some(new - size)
+    }
+
     /// [`bump`](Self::bump), committing more of the region when the block passes `end`.
     #[inline(always)]
     fn bump_or_grow(&self, size: usize, align: usize) -> Result<usize, Error> {
@@ -343,7 +359,18 @@ impl Mallocator {
     /// [`Error::OutOfMemory`] when the block does not fit in what remains.
     #[inline]
     pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
-        let addr = self.bump_or_grow(layout.size(), layout.align())?;
+        let (size, align) = (layout.size(), layout.align());
+        // Layouts of types and arrays are whole multiples of their alignment; for a
+        // constant layout this test disappears at compile time.
+        let fast = if size & (align - 1) == 0 {
+            self.bump_whole(size, align)
+        } else {
+            self.bump(size, align)
+        };
+        let addr = match fast {
+            Some(addr) => addr,
+            None => self.grow(size, align)?,
+        };
         // SAFETY: a block handed out by the bump starts in `[base, limit]`.
         Ok(unsafe { self.at(addr) })
     }

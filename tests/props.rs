@@ -7,10 +7,21 @@ use vmallocator::{CharWidth, Error, Mallocator, Protection, page_size};
 
 #[derive(Debug, Clone)]
 enum Op {
-    Alloc { size: usize, align: usize },
+    Alloc {
+        size: usize,
+        align: usize,
+    },
+    /// `alloc_layout`, whose fast path differs for sizes that are multiples of the alignment.
+    Layout {
+        size: usize,
+        align: usize,
+    },
     Bytes(Vec<u8>),
     Str(String, CharWidth),
-    Hex { text: String, want: Option<Vec<u8>> },
+    Hex {
+        text: String,
+        want: Option<Vec<u8>>,
+    },
 }
 
 fn width() -> impl Strategy<Value = CharWidth> {
@@ -68,6 +79,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..64, prop::sample::select(vec![0usize, 3, 6, 24, usize::MAX]))
             .prop_map(|(size, align)| Op::Alloc { size, align }),
         1 => (usize::MAX - 64..=usize::MAX).prop_map(|size| Op::Alloc { size, align: 8 }),
+        3 => (0usize..40, 0u32..8, any::<bool>()).prop_map(|(n, a, whole)| {
+            let align = 1 << a;
+            Op::Layout { size: if whole { n * align } else { n }, align }
+        }),
         3 => prop::collection::vec(any::<u8>(), 0..300).prop_map(Op::Bytes),
         3 => ("\\PC{0,80}", width()).prop_map(|(s, w)| Op::Str(s, w)),
         1 => ("[a-z]{0,5}\0[a-z]{0,5}", width()).prop_map(|(s, w)| Op::Str(s, w)),
@@ -128,6 +143,15 @@ proptest! {
                     unsafe { std::ptr::write_bytes(p.as_ptr(), marker, *size) };
                     (p.as_ptr() as usize, vec![marker; *size], *align)
                 }),
+                Op::Layout { size, align } => {
+                    let layout = std::alloc::Layout::from_size_align(*size, *align).unwrap();
+                    m.alloc_layout(layout).map(|p| {
+                        marker = marker.wrapping_add(1);
+                        // SAFETY: the block is `size` fresh bytes of a read+write region.
+                        unsafe { std::ptr::write_bytes(p.as_ptr(), marker, *size) };
+                        (p.as_ptr() as usize, vec![marker; *size], *align)
+                    })
+                }
                 Op::Bytes(b) => m.alloc_bytes(b).map(|s| (s.as_ptr() as usize, b.clone(), 1)),
                 Op::Str(s, w) => m
                     .alloc_str(s, *w)
