@@ -298,6 +298,12 @@ fn transparent_huge_pages_stay_advised_after_decommit_and_trim() {
     let base = m.base().as_ptr() as usize;
     let advised = |addr| vm_flags(addr).split_whitespace().any(|f| f == "hg");
     m.alloc(6 << 20, 1).unwrap();
+    // qemu-user accepts madvise without passing the advice on to the kernel, so the flag
+    // never shows there; scripts/cross-test.sh names the emulator in this variable.
+    if std::env::var("VMALLOCATOR_TEST_RUNNER").is_ok_and(|r| !r.is_empty()) {
+        println!("skipped: under an emulator, MADV_HUGEPAGE does not reach the kernel");
+        return;
+    }
     assert!(advised(base));
     m.reset_decommit().unwrap();
     assert!(advised(base), "after reset_decommit: {}", vm_flags(base));
