@@ -489,38 +489,18 @@ impl Mallocator {
     ) -> Result<&mut [u8], Error> {
         let unit = size_of::<T>();
         debug_assert_eq!(unit, width.unit_size());
-        let ptr = self.ptr.get();
-        let pad = ptr.wrapping_neg() & (unit - 1);
-        // No encoding has more units than UTF-8 has bytes. When even that many fit in a
-        // wholly writable region, encode in place and bump by what was written; else count
-        // exactly, check the pages, then bump.
-        let most = s.len().checked_add(1).and_then(|n| n.checked_mul(unit));
-        let units = match most.and_then(|m| m.checked_add(pad)) {
-            Some(need) if self.all_writable && need <= self.end.get() - ptr => {
-                let start = ptr + pad;
-                // SAFETY: `[start, start + most)` lies inside the committed free part of the
-                // region (checked just above), which no reference covers; the whole region is
-                // writable (`all_writable`) and `start` is aligned to `unit`.
-                let dst = unsafe { self.block::<T>(start, s.len() + 1) };
-                let n = encode(s, &mut dst[..s.len()]);
-                dst[n] = T::default();
-                self.ptr.set(start + (n + 1) * unit);
-                n + 1
-            }
-            _ => {
-                let units = width.encoded_len(s) + 1;
-                let bytes = units
-                    .checked_mul(unit)
-                    .ok_or_else(|| self.out_of_memory(usize::MAX, unit))?;
-                let start = self.bump_writable(bytes, unit)?;
-                // SAFETY: just bumped past, its pages writable, aligned to `unit`.
-                let dst = unsafe { self.block::<T>(start, units) };
-                let n = encode(s, &mut dst[..units - 1]);
-                debug_assert_eq!(n, units - 1);
-                dst[n] = T::default();
-                units
-            }
-        };
+        // Count exactly first (a vectorised pass), so the encoder gets a destination of
+        // exactly the block's size and nothing outside the block is ever written.
+        let units = width.encoded_len(s) + 1;
+        let bytes = units
+            .checked_mul(unit)
+            .ok_or_else(|| self.out_of_memory(usize::MAX, unit))?;
+        let start = self.bump_writable(bytes, unit)?;
+        // SAFETY: just bumped past, its pages writable, aligned to `unit`.
+        let dst = unsafe { self.block::<T>(start, units) };
+        let n = encode(s, &mut dst[..units - 1]);
+        debug_assert_eq!(n, units - 1);
+        dst[n] = T::default();
         let end = self.ptr.get();
         // SAFETY: the block `[end - units * unit, end)` was just bumped past, its pages
         // writable; alignment 1 suits `u8`.

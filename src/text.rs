@@ -41,13 +41,24 @@ impl CharWidth {
             CharWidth::U8 => s.len(),
             // Every byte that is not a continuation byte starts a character; 4-byte
             // sequences (leading byte >= 0xF0) take a surrogate pair.
-            CharWidth::U16 => s
-                .bytes()
-                .map(|b| usize::from((b as i8) >= -0x40) + usize::from(b >= 0xF0))
-                .sum(),
-            CharWidth::U32 => s.bytes().filter(|&b| (b as i8) >= -0x40).count(),
+            CharWidth::U16 => {
+                count_units(s, |b| u8::from((b as i8) >= -0x40) + u8::from(b >= 0xF0))
+            }
+            CharWidth::U32 => count_units(s, |b| u8::from((b as i8) >= -0x40)),
         }
     }
+}
+
+/// Sums `units(b)` over the bytes of `s`, in chunks whose total fits a `u8`, which the
+/// compiler turns into wide vector adds. `units` gives at most 1 per byte on average over
+/// valid UTF-8 (2 for a 4-byte leader, 0 for its three continuation bytes), so a chunk of
+/// 192 bytes totals at most 194.
+#[inline(always)]
+fn count_units(s: &str, units: impl Fn(u8) -> u8 + Copy) -> usize {
+    let chunk_total = |chunk: &[u8]| usize::from(chunk.iter().fold(0u8, |t, &b| t + units(b)));
+    let chunks = s.as_bytes().chunks_exact(192);
+    let rest = chunk_total(chunks.remainder());
+    chunks.map(chunk_total).sum::<usize>() + rest
 }
 
 const CHUNK: usize = 16;
@@ -116,9 +127,24 @@ fn widen<T: Copy + From<u8>>(
         while i < stop {
             let b = bytes[i];
             if b < 0x80 {
-                dst[o] = T::from(b);
-                i += 1;
-                o += 1;
+                // Widen the next eight bytes at once and keep as many as are ASCII: `dst`
+                // holds exactly the encoding, so the units written past those are inside
+                // it and are overwritten by the characters that follow.
+                if let (Some(src), Some(out)) = (bytes.get(i..i + 8), dst.get_mut(o..o + 8)) {
+                    let src: &[u8; 8] = src.try_into().expect("8 bytes");
+                    let out: &mut [T; 8] = out.try_into().expect("8 units");
+                    for (d, &b) in out.iter_mut().zip(src) {
+                        *d = T::from(b);
+                    }
+                    let high = u64::from_le_bytes(*src) & 0x8080_8080_8080_8080;
+                    let ascii = (high.trailing_zeros() / 8) as usize;
+                    i += ascii;
+                    o += ascii;
+                } else {
+                    dst[o] = T::from(b);
+                    i += 1;
+                    o += 1;
+                }
             } else {
                 let (c, n) = decode_at(bytes, i);
                 i += n;
@@ -129,8 +155,9 @@ fn widen<T: Copy + From<u8>>(
     o
 }
 
-/// Writes `s` as UTF-16 into `dst`, which must hold at least `s.len()` units (UTF-16 never
-/// needs more units than UTF-8 has bytes). Returns the units written.
+/// Writes `s` as UTF-16 into `dst`, which must hold exactly its encoded length
+/// ([`CharWidth::encoded_len`]): units past the end of the encoding may be scribbled on
+/// before they are written. Returns the units written.
 pub(crate) fn encode_utf16(s: &str, dst: &mut [u16]) -> usize {
     widen(s, dst, |c, d, o| {
         if c < 0x1_0000 {
@@ -145,8 +172,8 @@ pub(crate) fn encode_utf16(s: &str, dst: &mut [u16]) -> usize {
     })
 }
 
-/// Writes `s` as UTF-32 into `dst`, which must hold at least `s.len()` units. Returns the
-/// units written.
+/// Writes `s` as UTF-32 into `dst`, which must hold exactly its encoded length. Returns
+/// the units written.
 pub(crate) fn encode_utf32(s: &str, dst: &mut [u32]) -> usize {
     widen(s, dst, |c, d, o| {
         d[o] = c;
@@ -184,7 +211,7 @@ mod tests {
     #[test]
     fn utf16_matches_std() {
         for s in SAMPLES {
-            let mut dst = vec![0u16; s.len()];
+            let mut dst = vec![0u16; CharWidth::U16.encoded_len(s)];
             let n = encode_utf16(s, &mut dst);
             let want: Vec<u16> = s.encode_utf16().collect();
             assert_eq!(&dst[..n], &want[..], "{s:?}");
@@ -195,7 +222,7 @@ mod tests {
     #[test]
     fn utf32_matches_std() {
         for s in SAMPLES {
-            let mut dst = vec![0u32; s.len()];
+            let mut dst = vec![0u32; CharWidth::U32.encoded_len(s)];
             let n = encode_utf32(s, &mut dst);
             let want: Vec<u32> = s.chars().map(u32::from).collect();
             assert_eq!(&dst[..n], &want[..], "{s:?}");
@@ -213,11 +240,11 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn encoders_match_std_on_any_string(s in "\\PC*") {
-            let mut d16 = vec![0u16; s.len()];
+            let mut d16 = vec![0u16; CharWidth::U16.encoded_len(&s)];
             let n = encode_utf16(&s, &mut d16);
             proptest::prop_assert_eq!(&d16[..n], &s.encode_utf16().collect::<Vec<_>>()[..]);
             proptest::prop_assert_eq!(CharWidth::U16.encoded_len(&s), n);
-            let mut d32 = vec![0u32; s.len()];
+            let mut d32 = vec![0u32; CharWidth::U32.encoded_len(&s)];
             let n = encode_utf32(&s, &mut d32);
             proptest::prop_assert_eq!(&d32[..n], &s.chars().map(u32::from).collect::<Vec<_>>()[..]);
             proptest::prop_assert_eq!(CharWidth::U32.encoded_len(&s), n);
