@@ -72,17 +72,26 @@ pub(crate) unsafe fn map(
         flags |= MapFlags::from_bits_retain(libc::MAP_JIT as _);
     }
     // SAFETY: without MAP_FIXED the address is only a hint (or, with MAP_FIXED_NOREPLACE, a
-    // demand that fails with EEXIST when the range is in use), so no existing mapping can be
-    // replaced; `len` is non-zero per this function's contract.
-    let p = unsafe {
-        mm::mmap_anonymous(
-            ptr::without_provenance_mut(hint),
-            len,
-            prot_flags(protection),
-            flags,
-        )
-    }
-    .map_err(|e| ("mmap", e.raw_os_error()))?;
+    // demand that fails with EEXIST when the range is in use); `len` is non-zero per this
+    // function's contract.
+    unsafe { map_new(hint, len, prot_flags(protection), flags) }
+}
+
+/// One anonymous `mmap(2)` of `len` bytes at `hint` (0: anywhere), as a non-null pointer.
+///
+/// # Safety
+/// `len` must be non-zero, and `flags` must not hold `MAP_FIXED`, so that no existing
+/// mapping is replaced.
+unsafe fn map_new(
+    hint: usize,
+    len: usize,
+    prot: ProtFlags,
+    flags: MapFlags,
+) -> SysResult<NonNull<u8>> {
+    debug_assert!(!flags.contains(MapFlags::FIXED));
+    // SAFETY: without MAP_FIXED the kernel replaces nothing; `len` is non-zero (contract).
+    let p = unsafe { mm::mmap_anonymous(ptr::without_provenance_mut(hint), len, prot, flags) }
+        .map_err(|e| ("mmap", e.raw_os_error()))?;
     NonNull::new(p.cast::<u8>()).ok_or(("mmap", 0))
 }
 
@@ -114,12 +123,8 @@ fn reserve_flags() -> MapFlags {
 /// # Safety
 /// `len` must be a non-zero multiple of the page size.
 pub(crate) unsafe fn reserve(len: usize) -> SysResult<NonNull<u8>> {
-    // SAFETY: a null hint without MAP_FIXED lets the kernel choose an address, so no
-    // existing mapping can be replaced; `len` is non-zero per this function's contract.
-    let p =
-        unsafe { mm::mmap_anonymous(ptr::null_mut(), len, ProtFlags::empty(), reserve_flags()) }
-            .map_err(|e| ("mmap", e.raw_os_error()))?;
-    NonNull::new(p.cast::<u8>()).ok_or(("mmap", 0))
+    // SAFETY: `len` is non-zero per this function's contract; no MAP_FIXED.
+    unsafe { map_new(0, len, ProtFlags::empty(), reserve_flags()) }
 }
 
 /// Makes reserved pages usable with `protection` (`mprotect(2)`); the kernel backs them
@@ -182,10 +187,8 @@ pub(crate) unsafe fn advise_huge_pages(addr: NonNull<u8>, len: usize) -> SysResu
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) unsafe fn map_huge(len: usize, protection: Protection) -> SysResult<NonNull<u8>> {
     let flags = MapFlags::PRIVATE | MapFlags::HUGETLB | MapFlags::HUGE_2MB;
-    // SAFETY: no MAP_FIXED, so nothing existing is replaced; `len` is non-zero.
-    let p = unsafe { mm::mmap_anonymous(ptr::null_mut(), len, prot_flags(protection), flags) }
-        .map_err(|e| ("mmap", e.raw_os_error()))?;
-    NonNull::new(p.cast::<u8>()).ok_or(("mmap", 0))
+    // SAFETY: `len` is non-zero per this function's contract; no MAP_FIXED.
+    unsafe { map_new(0, len, prot_flags(protection), flags) }
 }
 
 /// Changes the protection of `[addr, addr + len)` (`mprotect(2)`).
