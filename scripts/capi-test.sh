@@ -40,19 +40,26 @@ apt_install() {
     command -v sudo >/dev/null || { echo "need root (or sudo) to install ${missing[*]}"; return 1; }
     sudo=(sudo)
   fi
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # ---------------------------------------------------------------- 1. header
 if [ "${CAPI_SKIP_HEADER:-0}" != 1 ]; then
   step "header is current (cbindgen)"
-  CBINDGEN_VERSION=0.29.2
-  if ! command -v cbindgen >/dev/null || ! cbindgen --version | grep -q "$CBINDGEN_VERSION"; then
-    echo "installing cbindgen $CBINDGEN_VERSION"
-    cargo install cbindgen --locked --version "$CBINDGEN_VERSION" --quiet
+  # Pinned, and installed once into the cache (about a minute to build on a quiet machine).
+  CBINDGEN_VERSION=0.29.4
+  CBINDGEN_ROOT=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmallocator/cbindgen-$CBINDGEN_VERSION
+  CBINDGEN=$CBINDGEN_ROOT/bin/cbindgen
+  if command -v cbindgen >/dev/null && cbindgen --version | grep -qF "$CBINDGEN_VERSION"; then
+    CBINDGEN=$(command -v cbindgen)
+  elif [ ! -x "$CBINDGEN" ]; then
+    echo "installing cbindgen $CBINDGEN_VERSION into $CBINDGEN_ROOT"
+    t0=$SECONDS
+    cargo install cbindgen --locked --version "$CBINDGEN_VERSION" --root "$CBINDGEN_ROOT" --quiet
+    echo "cbindgen built in $((SECONDS - t0))s"
   fi
-  (cd capi && cbindgen --quiet --config cbindgen.toml --output "$TMP/vmallocator.h")
+  (cd capi && "$CBINDGEN" --quiet --config cbindgen.toml --output "$TMP/vmallocator.h")
   if ! diff -u capi/include/vmallocator.h "$TMP/vmallocator.h"; then
     echo "error: capi/include/vmallocator.h is stale; regenerate it with:" >&2
     echo "  (cd capi && cbindgen --config cbindgen.toml --output include/vmallocator.h)" >&2
@@ -66,6 +73,12 @@ step "build the library (release)"
 cargo build --release -p vmallocator-capi
 LIB=$ROOT/target/release
 CFLAGS=(-std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror -Icapi/include)
+
+step "every function the library exports is declared in the header, and back"
+nm -D --defined-only "$LIB/libvmallocator_c.so" | awk '$2 == "T" && $3 ~ /^vma_/ { print $3 }' | sort >"$TMP/exported"
+grep -oE '\bvma_[a-z0-9_]+\(' capi/include/vmallocator.h | tr -d '(' | sort -u >"$TMP/declared"
+diff -u "$TMP/declared" "$TMP/exported"
+echo "$(wc -l <"$TMP/exported") functions"
 
 step "C test against the shared library"
 gcc "${CFLAGS[@]}" capi/tests/test.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
@@ -105,34 +118,46 @@ fi
 
 # ---------------------------------------------------------------- 5. Windows
 if [ "${CAPI_SKIP_WINDOWS:-0}" != 1 ]; then
-  step "Windows: DLL with mingw-w64 (-Zbuild-std), C test under Wine"
+  step "Windows: the DLL with mingw-w64 (-Zbuild-std), the C test under Wine"
   apt_install rustc-web rust-web-src gcc-mingw-w64-x86-64 wine64
   WORK=${CROSS_WORK:-$ROOT/target/cross}
-  mkdir -p "$WORK/capi"
+  mkdir -p "$WORK/capi" "$WORK/shim"
+  # The settings of scripts/cross-test.sh, exactly: its std build (dev profile) is reused.
+  export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+  export CARGO_TARGET_DIR=$WORK/target CARGO_PROFILE_DEV_DEBUG=line-tables-only
   export WINEPREFIX=$WORK/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d"
   WINE=/usr/lib/wine/wine64
-  # The same settings as scripts/cross-test.sh, so the std build there is reused here.
-  (
-    export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
-    export CARGO_TARGET_DIR=$WORK/target CARGO_PROFILE_DEV_DEBUG=line-tables-only
-    export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-    export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$WINE
-    cargo build -p vmallocator-capi --release -Zbuild-std=std,panic_abort \
-      --target x86_64-pc-windows-gnu
-  )
-  DLLDIR=$WORK/target/x86_64-pc-windows-gnu/release
-  x86_64-w64-mingw32-gcc "${CFLAGS[@]}" capi/tests/test.c "$DLLDIR/vmallocator_c.dll" \
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$WINE
+  cargo build -p vmallocator-capi -Zbuild-std=std,panic_abort --target x86_64-pc-windows-gnu
+  DLL=$WORK/target/x86_64-pc-windows-gnu/debug/vmallocator_c.dll
+  cp "$DLL" "$WORK/capi/"
+  x86_64-w64-mingw32-gcc "${CFLAGS[@]}" capi/tests/test.c "$WORK/capi/vmallocator_c.dll" \
     -o "$WORK/capi/test.exe"
-  cp "$DLLDIR/vmallocator_c.dll" "$WORK/capi/"
-  # The prefix and the bcryptprimitives shim come from scripts/cross-test.sh (Rust's std
-  # imports ProcessPrng, which Wine 8 lacks); create them if that script has not run yet.
-  if [ ! -f "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
-    CROSS_WORK=$WORK CROSS_SKIP_AARCH64=1 CROSS_SKIP_CHECK=1 CROSS_TEST_ARGS="--skip ." \
-      bash scripts/cross-test.sh >"$WORK/capi/cross-setup.log" 2>&1 ||
-      { tail -n 30 "$WORK/capi/cross-setup.log"; exit 1; }
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    "$WINE" wineboot --init </dev/null 2>&1 | grep -v -e syswow64 -e rundll32 || true
+    /usr/lib/wine/wineserver -w
   fi
-  (cd "$WORK/capi" && "$WINE" test.exe </dev/null)
+  # Rust's std imports ProcessPrng from bcryptprimitives.dll, which Wine 8 lacks; the same
+  # shim as scripts/cross-test.sh builds (which it reuses when that script made it).
+  SHIM_DLL=$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll
+  if [ ! -f "$SHIM_DLL" ]; then
+    printf '%s\n' '#include <windows.h>' '#include <ntsecapi.h>' \
+      'BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {' \
+      '    while (len) {' \
+      '        ULONG n = len > 0x10000000 ? 0x10000000 : (ULONG)len;' \
+      '        if (!RtlGenRandom(data, n)) return FALSE;' \
+      '        data += n; len -= n;' \
+      '    }' \
+      '    return TRUE;' '}' >"$WORK/capi/bcryptprimitives.c"
+    printf 'LIBRARY bcryptprimitives.dll\nEXPORTS\n    ProcessPrng\n' >"$WORK/capi/bcryptprimitives.def"
+    x86_64-w64-mingw32-gcc -O2 -shared -s -o "$SHIM_DLL" "$WORK/capi/bcryptprimitives.c" \
+      "$WORK/capi/bcryptprimitives.def" -ladvapi32
+  fi
+  status=0
+  (cd "$WORK/capi" && "$WINE" test.exe </dev/null) || status=$?
   /usr/lib/wine/wineserver -k >/dev/null 2>&1 || true
+  [ "$status" = 0 ] || { echo "error: the C test failed under Wine (exit $status)" >&2; exit 1; }
 fi
 
 echo

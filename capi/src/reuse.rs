@@ -12,17 +12,17 @@ use crate::status::{Failure, call, vma_status};
 /// to a point above the current pointer, is `VMA_ERR_INVALID_CHECKPOINT`.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub struct vma_checkpoint {
+pub struct vma_checkpoint_t {
     opaque: [u64; 4],
 }
 
 // The Rust checkpoint travels inside the C struct's bytes.
-const _: () = assert!(size_of::<Checkpoint>() <= size_of::<vma_checkpoint>());
-const _: () = assert!(align_of::<Checkpoint>() <= align_of::<vma_checkpoint>());
+const _: () = assert!(size_of::<Checkpoint>() <= size_of::<vma_checkpoint_t>());
+const _: () = assert!(align_of::<Checkpoint>() <= align_of::<vma_checkpoint_t>());
 
-impl vma_checkpoint {
+impl vma_checkpoint_t {
     fn new(cp: Checkpoint) -> Self {
-        let mut c = vma_checkpoint { opaque: [0; 4] };
+        let mut c = vma_checkpoint_t { opaque: [0; 4] };
         // SAFETY: the struct is large and aligned enough (asserted above) and owns its bytes.
         unsafe { (&raw mut c).cast::<Checkpoint>().write(cp) };
         c
@@ -106,12 +106,12 @@ pub unsafe extern "C" fn vma_trim(m: *mut vma_mallocator) -> vma_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vma_checkpoint(
     m: *const vma_mallocator,
-    out: *mut vma_checkpoint,
+    out: *mut vma_checkpoint_t,
 ) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
         let (arena, out) = unsafe { (arena(m)?, out_param(out, "out")?) };
-        *out = vma_checkpoint::new(arena.checkpoint());
+        *out = vma_checkpoint_t::new(arena.checkpoint());
         Ok(())
     })
 }
@@ -129,7 +129,7 @@ pub unsafe extern "C" fn vma_checkpoint(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vma_rewind(
     m: *mut vma_mallocator,
-    checkpoint: *const vma_checkpoint,
+    checkpoint: *const vma_checkpoint_t,
 ) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
@@ -146,7 +146,7 @@ pub unsafe extern "C" fn vma_rewind(
 /// `checkpoint` NULL or filled by `vma_checkpoint`; `out` NULL or valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vma_checkpoint_used(
-    checkpoint: *const vma_checkpoint,
+    checkpoint: *const vma_checkpoint_t,
     out: *mut usize,
 ) -> vma_status {
     call(|| {

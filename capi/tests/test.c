@@ -57,7 +57,7 @@ static void test_null_handles(void) {
     void *p = NULL;
     size_t n = 0;
     uint32_t prot = 0;
-    vma_checkpoint cp;
+    vma_checkpoint_t cp;
     vma_mallocator *m = NULL;
 
     EXPECT(VMA_ERR_NULL_POINTER, vma_create(NULL));
@@ -308,7 +308,7 @@ static void test_protection(void) {
 
 static void test_reuse(void) {
     vma_mallocator *m = NULL, *other = NULL;
-    vma_checkpoint cp, foreign;
+    vma_checkpoint_t cp, foreign;
     uint8_t *b = NULL, *again = NULL;
     size_t n = 0, page = vma_page_size();
 
