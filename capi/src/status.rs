@@ -279,3 +279,72 @@ pub extern "C" fn vma_status_name(status: i32) -> *const c_char {
         .map_or(c"VMA_UNKNOWN_STATUS", |(_, name)| name)
         .as_ptr()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::ffi::CStr;
+
+    fn message() -> String {
+        // SAFETY: the pointer is never NULL and NUL-terminated, valid until the next failure.
+        unsafe { CStr::from_ptr(vma_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_never_unwinds() {
+        let status = call(|| panic!("boom {}", 42));
+        assert_eq!(status, vma_status::VMA_ERR_PANIC);
+        assert_eq!(vma_last_error_status(), vma_status::VMA_ERR_PANIC);
+        assert!(message().contains("boom 42"), "{}", message());
+    }
+
+    #[test]
+    fn success_leaves_the_last_error_alone() {
+        let status = call(|| {
+            Err(Error::Hex {
+                offset: 7,
+                kind: vmallocator::HexErrorKind::InvalidChar('g'),
+            }
+            .into())
+        });
+        assert_eq!(status, vma_status::VMA_ERR_HEX);
+        assert_eq!(call(|| Ok(())), vma_status::VMA_OK);
+        assert_eq!(vma_last_error_status(), vma_status::VMA_ERR_HEX);
+        assert_eq!(vma_last_error_offset(), 7);
+        assert!(message().contains("offset 7"), "{}", message());
+    }
+
+    #[test]
+    fn the_last_error_is_per_thread() {
+        call(|| Err(Failure::InvalidHandle));
+        let other = std::thread::spawn(|| (vma_last_error_status(), vma_last_error_offset()))
+            .join()
+            .unwrap();
+        assert_eq!(other, (vma_status::VMA_OK, usize::MAX));
+        assert_eq!(vma_last_error_status(), vma_status::VMA_ERR_INVALID_HANDLE);
+    }
+
+    #[test]
+    fn every_status_has_its_name() {
+        for (status, name) in [
+            (vma_status::VMA_OK, "VMA_OK"),
+            (vma_status::VMA_ERR_OS, "VMA_ERR_OS"),
+            (vma_status::VMA_ERR_OTHER, "VMA_ERR_OTHER"),
+        ] {
+            // SAFETY: static NUL-terminated strings.
+            let got = unsafe { CStr::from_ptr(vma_status_name(status as i32)) };
+            assert_eq!(got.to_str(), Ok(name));
+        }
+        // SAFETY: as above.
+        let unknown = unsafe { CStr::from_ptr(vma_status_name(-1)) };
+        assert_eq!(unknown.to_str(), Ok("VMA_UNKNOWN_STATUS"));
+    }
+
+    #[test]
+    fn messages_hold_no_nul() {
+        call(|| Err(Failure::InvalidArgument("a\0b".to_owned())));
+        assert_eq!(message(), "ab");
+    }
+}
