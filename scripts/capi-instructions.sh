@@ -4,6 +4,9 @@
 # Each program runs twice (N and 2N calls); the difference divided by N is the cost of one
 # call plus its loop (the same loop on both sides). Needs valgrind and gcc.
 #
+# Then the time per call of the same loops (CPU time of 10^8 calls; on a busy machine this is
+# only a rough figure, the instruction counts are the measure).
+#
 # Usage: bash scripts/capi-instructions.sh [N]   (default 100000)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,3 +32,11 @@ per_call() { # shape: size align
 per_call 8 8
 per_call 16 16
 per_call 3 1
+
+cpu_ns() { # user+sys CPU nanoseconds per call over 10^8 calls
+  local t
+  t=$( { TIMEFORMAT='%U %S'; time "$@" 100000000 8 8 >/dev/null; } 2>&1 | tail -1)
+  awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%.2f", (a[1] + a[2]) * 1e9 / 1e8 }'
+}
+echo "time per alloc(8, 8), CPU: Rust (not inlined) $(cpu_ns target/release/examples/alloc_loop) ns," \
+  "C ABI from C $(LD_LIBRARY_PATH=target/release cpu_ns "$TMP/alloc_loop_c") ns"

@@ -11,4 +11,4 @@ mcs -langversion:7 -warnaserror -nologo \
 LD_LIBRARY_PATH=$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} mono --debug "$OUT/tests.exe" "$(uname -m)"
 # P/Invoke cost per Alloc next to Marshal.AllocHGlobal (informational: timings are noisy).
 mcs -langversion:7 -optimize+ -nologo -out:"$OUT/bench.exe" Mallocator.cs tests/Bench.cs
-LD_LIBRARY_PATH=$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} mono "$OUT/bench.exe" "${CSHARP_BENCH_N:-2000000}"
+LD_LIBRARY_PATH=$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} mono "$OUT/bench.exe" "${CSHARP_BENCH_N:-200000}"
