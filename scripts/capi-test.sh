@@ -2,8 +2,8 @@
 # Tests of the C ABI (capi/) and its bindings, run by .ci/run:
 #
 #   1. the checked-in header capi/include/vmallocator.h is what cbindgen generates now
-#   2. the C test program (gcc, C99, -Werror) against the shared and the static library;
-#      the header also compiles as C++
+#   2. the C test program (gcc, C99, -Werror) against the shared library (also under
+#      valgrind) and the static one; the header also compiles as C++
 #   3. the Python bindings (bindings/python) under pytest
 #   4. the C# class (bindings/csharp) under Mono: its test program and the original README
 #   5. Windows: the DLL built with mingw-w64 (-Zbuild-std, as scripts/cross-test.sh does) and
@@ -83,6 +83,14 @@ echo "$(wc -l <"$TMP/exported") functions"
 step "C test against the shared library"
 gcc "${CFLAGS[@]}" capi/tests/test.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
 LD_LIBRARY_PATH=$LIB "$TMP/test-shared"
+
+step "C test under valgrind memcheck (no leak, no invalid access, error paths included)"
+if command -v valgrind >/dev/null; then
+  LD_LIBRARY_PATH=$LIB valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+    --error-exitcode=9 "$TMP/test-shared"
+else
+  echo "skipped: valgrind is not installed"
+fi
 
 step "C test against the static library"
 gcc "${CFLAGS[@]}" capi/tests/test.c "$LIB/libvmallocator_c.a" -lpthread -ldl -lm -o "$TMP/test-static"
