@@ -1,0 +1,200 @@
+"""Tests of the Python bindings: run with `python3 -m pytest bindings/python`."""
+
+import ctypes
+import gc
+import platform
+
+import pytest
+
+import vmallocator as vm
+from vmallocator import HexError, HugePages, Mallocator, Protection, VmallocatorError
+
+PAGE = vm.page_size()
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def read(addr, n):
+    return ctypes.string_at(addr, n)
+
+
+def test_globals():
+    assert PAGE >= 4096 and PAGE & (PAGE - 1) == 0
+    assert vm.granularity() % PAGE == 0
+
+
+def test_default_and_sized():
+    with Mallocator() as m:
+        assert m.size == vm.granularity()
+        assert m.protection == Protection.READ_WRITE
+        assert m.base == m.ptr != 0
+    m = Mallocator(10_000, Protection.READ_WRITE)
+    assert m.size == -(-10_000 // PAGE) * PAGE
+    m.close()
+    assert m.closed
+    m.close()  # closing twice is a no-op
+    with pytest.raises(ValueError, match="closed"):
+        m.alloc(1)
+
+
+def test_alloc_and_figures():
+    with Mallocator(4 * PAGE) as m:
+        a = m.alloc(1024)
+        b = m.alloc(512, 16)
+        assert a == m.base and b % 16 == 0 and b >= a + 1024
+        assert m.ptr == b + 512
+        assert m.used == 1536 and m.remaining == 4 * PAGE - 1536
+        assert m.committed == m.reserved == 4 * PAGE
+        assert m.high_water_mark == 1536
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc(8, 3)
+        assert e.value.name == "VMA_ERR_INVALID_ALIGNMENT" and "3" in str(e.value)
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc(4 * PAGE)
+        assert e.value.name == "VMA_ERR_OUT_OF_MEMORY" and e.value.offset is None
+        assert m.used == 1536  # the failures changed nothing
+
+
+def test_writers():
+    with Mallocator(4 * PAGE) as m:
+        blk = m.alloc_bytes(b"\x01\x02\x03")
+        assert read(blk.address, 3) == b"\x01\x02\x03" and blk.size == 3
+        s = m.alloc_str("Hello World")
+        assert read(s.address, s.size) == b"Hello World\0"
+        s = m.alloc_str("h\u20ac\U0001f980", 2)
+        assert s.size == 10 and s.address % 2 == 0
+        assert read(s.address, 10) == "h\u20ac\U0001f980\0".encode("utf-16-le")
+        s = m.alloc_str("h\u20ac\U0001f980", 4)
+        assert read(s.address, 16) == "h\u20ac\U0001f980\0".encode("utf-32-le")
+        h = m.alloc_hex("00 ab f9 0x42")
+        assert read(h.address, h.size) == b"\x00\xab\xf9\x42"
+        used = m.used
+        with pytest.raises(ValueError):
+            m.alloc_str("abc", 3)
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_str("a\0b", 2)
+        assert e.value.name == "VMA_ERR_INTERIOR_NUL" and e.value.offset == 1
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_str("a\ud800")  # a lone surrogate is not text
+        assert e.value.name == "VMA_ERR_INVALID_UTF8" and e.value.offset == 1
+        with pytest.raises(HexError) as e:
+            m.alloc_hex("00 ab zz")
+        assert e.value.offset == 6 and "offset 6" in str(e.value)
+        assert isinstance(e.value, ValueError)
+        assert m.used == used
+
+
+def test_protection():
+    with Mallocator(4 * PAGE) as m:
+        m.protect(PAGE, 1, Protection.READ)
+        assert m.protection_at(PAGE + 5) == Protection.READ
+        assert m.protection_of(0, PAGE) == Protection.READ_WRITE
+        assert m.protection_of(PAGE - 1, 2) is None
+        with pytest.raises(VmallocatorError) as e:
+            m.protection_at(4 * PAGE)
+        assert e.value.name == "VMA_ERR_OUT_OF_RANGE"
+        with pytest.raises(VmallocatorError) as e:
+            m.protect(0, 1, 6)
+        assert e.value.name == "VMA_ERR_INVALID_ARGUMENT"
+        m.alloc(PAGE)
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_bytes(b"x")
+        assert e.value.name == "VMA_ERR_NOT_WRITABLE"
+        m.protection = Protection.READ_WRITE
+        assert m.protection == Protection.READ_WRITE
+        assert m.protection_of(0, 4 * PAGE) == Protection.READ_WRITE
+
+
+@pytest.mark.skipif(not X86_64 or platform.system() == "Windows",
+                    reason="x86_64 System V machine code")
+def test_published_code_is_called_through_cfunctype():
+    with Mallocator(PAGE) as m:
+        code = m.alloc_hex("8d 04 37  ; lea eax, [rdi + rsi]\nc3  ; ret\n90")
+        start = code.address - m.base
+        m.publish(start, code.size)
+        assert m.protection_at(start) == Protection.READ_EXECUTE
+        add = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int)(code.address)
+        assert add(40, 2) == 42
+        with pytest.raises(VmallocatorError):
+            m.alloc_bytes(b"\x90")  # published pages are not writable
+        m.make_writable(start, code.size)
+        ctypes.memmove(code.address, b"\x89\xf8\x29\xf0\xc3", 5)  # mov eax, edi; sub eax, esi
+        m.publish(start, code.size)
+        sub = m.function(code.address, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+        assert sub(50, 8) == 42
+
+
+def test_reuse():
+    with Mallocator(4 * PAGE) as m:
+        m.alloc_bytes(b"keep")
+        cp = m.checkpoint()
+        assert cp.used == 4
+        scratch = m.alloc_bytes(b"scratch")
+        m.rewind(cp)
+        assert m.used == 4
+        assert m.alloc_bytes(b"S").address == scratch.address
+        assert read(scratch.address, 7) == b"Scratch"
+        with Mallocator() as other:
+            with pytest.raises(VmallocatorError) as e:
+                m.rewind(other.checkpoint())
+            assert e.value.name == "VMA_ERR_INVALID_CHECKPOINT"
+        with pytest.raises(TypeError):
+            m.rewind(4)
+        m.reset()
+        assert m.used == 0
+        secret = m.alloc_bytes(b"secret")
+        m.reset_zeroed()
+        assert read(secret.address, 6) == bytes(6)
+        m.alloc_bytes(b"x")
+        m.reset_decommit()
+        assert m.used == 0
+        m.alloc(8)
+        m.trim()
+        assert m.committed < 4 * PAGE
+
+
+def test_builder_options():
+    with Mallocator(reserve=1 << 30, commit_step=1 << 16) as m:
+        assert (m.reserved, m.committed) == (1 << 30, 0)
+        m.alloc(100)
+        assert m.committed == 1 << 16
+    with Mallocator(PAGE, guard_pages=(1, 1)) as m:
+        assert m.size == PAGE
+    with Mallocator(reserve=8 << 20, huge_pages=HugePages.TRANSPARENT) as m:
+        assert m.huge_pages in (HugePages.TRANSPARENT, HugePages.OFF)
+    with pytest.raises(VmallocatorError) as e:
+        Mallocator(reserve=1 << 20, guard_pages=(1, 1))
+    assert e.value.name == "VMA_ERR_INVALID_OPTIONS"
+    with Mallocator() as taken:
+        with pytest.raises(VmallocatorError) as e:
+            Mallocator(at=taken.base)
+        assert e.value.name == "VMA_ERR_ADDRESS_IN_USE"
+        with Mallocator(near=(taken.base, 1 << 31)) as m:
+            assert abs(m.base - taken.base) < 1 << 31
+    with pytest.raises(VmallocatorError) as e:
+        Mallocator(0)
+    assert e.value.name == "VMA_ERR_ZERO_SIZE"
+
+
+def test_os_error_carries_the_code():
+    try:
+        m = Mallocator(1 << 46)
+    except VmallocatorError as e:
+        assert e.name == "VMA_ERR_OS" and e.os_code != 0
+    else:
+        m.close()
+        pytest.skip("the OS granted 64 TiB committed at once")
+
+
+def test_forgotten_arena_is_released_by_the_collector():
+    m = Mallocator()
+    handle = m._h
+    del m
+    gc.collect()
+    # The handle is gone: freeing it again is detected, not a double free.
+    assert vm._free(handle) == 4  # VMA_ERR_INVALID_HANDLE
+
+
+def test_context_manager_closes():
+    with Mallocator() as m:
+        pass
+    assert m.closed
