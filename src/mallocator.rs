@@ -23,8 +23,22 @@ use crate::text::{self, CharWidth};
 use crate::{Builder, Error, HugePages, Protection, hex};
 
 mod reuse;
+mod scope;
+mod top;
 
 pub use reuse::Checkpoint;
+pub use scope::Scope;
+pub use top::TopVec;
+
+/// Whether every region ends at or below [`ADDRESS_TOP`], which lets the hot path
+/// ([`Mallocator::bump`]) skip its overflow guards. True on 64-bit targets, where user
+/// space lies in the lower half of the address space on every supported OS (x86_64: below
+/// 2^47, or 2^56 with five-level paging; aarch64: below 2^52), and construction refuses a
+/// region above it; 32-bit targets keep the guards.
+const LOWER_HALF: bool = cfg!(target_pointer_width = "64");
+
+/// 2^63 on 64-bit targets: the highest address a region may end at.
+const ADDRESS_TOP: usize = 1 << (usize::BITS - 1);
 
 /// A region of virtual memory at a fixed address, handing out blocks with a bump pointer.
 ///
@@ -111,15 +125,22 @@ impl Mallocator {
     }
 
     /// An arena over `region`, whose first `committed` bytes are committed.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the region ends above [`ADDRESS_TOP`] on a 64-bit
+    /// target (no supported OS maps user memory there); the region is released then.
     pub(crate) fn from_region(
         region: Region,
         committed: usize,
         step: usize,
         huge: (HugePages, Option<Error>),
-    ) -> Self {
+    ) -> Result<Self, Error> {
         debug_assert!(committed <= region.len() && step > 0);
         let start = region.base().as_ptr() as usize;
-        Mallocator {
+        if LOWER_HALF && region.len() > ADDRESS_TOP.saturating_sub(start) {
+            return Err(Error::Unsupported);
+        }
+        Ok(Mallocator {
             ptr: Cell::new(start),
             end: Cell::new(start + committed),
             high: Cell::new(start),
@@ -129,7 +150,7 @@ impl Mallocator {
             prots: ProtMap::new(region.len(), region.protection()),
             all_writable: region.protection().is_writable(),
             region,
-        }
+        })
     }
 
     /// The first address of the region.
@@ -221,17 +242,34 @@ impl Mallocator {
 
     /// Bumps the pointer past `size` bytes at `align`, or returns `None` without change.
     ///
-    /// The hot path: a handful of instructions once inlined with a constant layout. Its one
-    /// overflow guard may refuse a block that fits only in a region ending within `align`
-    /// bytes of the top of the address space; [`grow`](Self::grow), which callers fall
-    /// back to, computes exactly and hands such a block out.
+    /// The hot path: a handful of instructions once inlined. On 64-bit targets it has no
+    /// overflow guard of its own, by [`ADDRESS_TOP`]: the region ends at or below 2^63, so
+    /// `ptr + mask` cannot wrap for any power-of-two `align` (the largest is 2^63), the
+    /// aligned address is at most 2^63, and adding a `size` of at most `isize::MAX` cannot
+    /// wrap either. Larger sizes return `None` here ([`grow`](Self::grow), which callers
+    /// fall back to, computes exactly and refuses them); for a constant size that test
+    /// disappears at compile time.
     #[inline(always)]
     fn bump(&self, size: usize, align: usize) -> Option<usize> {
-        debug_assert!(align.is_power_of_two());
+        if size > isize::MAX as usize {
+            return None;
+        }
+        self.bump_sized(size, align)
+    }
+
+    /// [`bump`](Self::bump) for a `size` of at most `isize::MAX`, as every [`Layout`]'s is.
+    #[inline(always)]
+    fn bump_sized(&self, size: usize, align: usize) -> Option<usize> {
+        debug_assert!(align.is_power_of_two() && size <= isize::MAX as usize);
         let mask = align - 1;
         let ptr = self.ptr.get();
-        // Guards both additions below: ptr + mask, then + size.
-        ptr.checked_add(size.checked_add(mask)?)?;
+        if !LOWER_HALF {
+            // No address bound to lean on: guard both additions below.
+            ptr.checked_add(size.checked_add(mask)?)?;
+        }
+        debug_assert!(!LOWER_HALF || ptr <= ADDRESS_TOP);
+        // Cannot wrap: `ptr <= 2^63` and `mask < 2^63`, so `aligned <= 2^63`, and
+        // `size <= isize::MAX` (see `bump`).
         let aligned = (ptr + mask) & !mask;
         let new = aligned + size;
         if new > self.end.get() {
@@ -239,22 +277,6 @@ impl Mallocator {
         }
         self.ptr.set(new);
         Some(aligned)
-    }
-
-    /// [`bump`](Self::bump) for a block whose size is a multiple of its alignment, as for
-    /// every Rust type and array: the end is `ptr + size` rounded up, one dependent
-    /// operation fewer per allocation. Same contract and same fallback as `bump`.
-    #[inline(always)]
-    fn bump_whole(&self, size: usize, align: usize) -> Option<usize> {
-        debug_assert!(align.is_power_of_two() && size & (align - 1) == 0);
-        let mask = align - 1;
-        let ptr = self.ptr.get();
-        let new = ptr.checked_add(size.checked_add(mask)?)? & !mask;
-        if new > self.end.get() {
-            return None;
-        }
-        self.ptr.set(new);
-        Some(new - size)
     }
 
     /// [`bump`](Self::bump), committing more of the region when the block passes `end`.
@@ -360,14 +382,7 @@ impl Mallocator {
     #[inline]
     pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
         let (size, align) = (layout.size(), layout.align());
-        // Layouts of types and arrays are whole multiples of their alignment; for a
-        // constant layout this test disappears at compile time.
-        let fast = if size & (align - 1) == 0 {
-            self.bump_whole(size, align)
-        } else {
-            self.bump(size, align)
-        };
-        let addr = match fast {
+        let addr = match self.bump_sized(size, align) {
             Some(addr) => addr,
             None => self.grow(size, align)?,
         };

@@ -67,7 +67,19 @@ impl Mallocator {
 
     /// Moves the pointer down to `addr`, keeping the statistics.
     fn lower_to(&mut self, addr: usize) {
+        // SAFETY: `&mut self`: no reference into the region is alive.
+        unsafe { self.lower_to_unchecked(addr) }
+    }
+
+    /// Moves the pointer down to `addr` through `&self`, keeping the statistics: the one
+    /// place that lowers the top of the arena (`high`, `dirty` and the statistics stay true).
+    ///
+    /// # Safety
+    /// `addr` must lie in `[base, ptr]`, and no reference may cover any byte of
+    /// `[addr, ptr)`: every block handed out there must be dead.
+    pub(crate) unsafe fn lower_to_unchecked(&self, addr: usize) {
         let ptr = self.ptr.get();
+        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= ptr);
         self.high.set(self.high.get().max(ptr));
         self.dirty.set(self.dirty.get().max(ptr));
         self.ptr.set(addr);
@@ -236,8 +248,9 @@ impl Mallocator {
         Ok(())
     }
 
-    /// Runs `f` with the arena, then rewinds to where it was: a scratch scope. Blocks
-    /// made inside cannot leave it, so none outlives the rewind:
+    /// Runs `f` with a [`Scope`](crate::Scope) of the arena, then rewinds to where it
+    /// was: a scratch scope. Blocks made inside cannot leave it, so none outlives the
+    /// rewind; scopes nest ([`Scope::scope`](crate::Scope::scope)).
     ///
     /// ```
     /// # let mut m = vmallocator::Mallocator::new()?;
@@ -246,15 +259,12 @@ impl Mallocator {
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0521
     /// # let mut m = vmallocator::Mallocator::new()?;
     /// let escaped = m.scope(|m| m.alloc_bytes(b"x").unwrap()); // error: borrow escapes
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
-    pub fn scope<R>(&mut self, f: impl FnOnce(&Self) -> R) -> R {
-        let start = self.ptr.get();
-        let result = f(self);
-        self.lower_to(start);
-        result
+    pub fn scope<R>(&mut self, f: impl FnOnce(&mut crate::Scope<'_>) -> R) -> R {
+        self.as_scope().scope(f)
     }
 }
