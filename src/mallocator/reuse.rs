@@ -259,9 +259,10 @@ impl Mallocator {
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
-    /// ```compile_fail,E0521
+    /// ```compile_fail
     /// # let mut m = vmallocator::Mallocator::new()?;
-    /// let escaped = m.scope(|m| m.alloc_bytes(b"x").unwrap()); // error: borrow escapes
+    /// // error: lifetime may not live long enough (the block would escape)
+    /// let escaped = m.scope(|m| m.alloc_bytes(b"x").unwrap());
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     pub fn scope<R>(&mut self, f: impl FnOnce(&mut crate::Scope<'_>) -> R) -> R {

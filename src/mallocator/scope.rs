@@ -60,7 +60,7 @@ use crate::{CharWidth, Error};
 /// The outer level cannot allocate while an inner one is open (the rewind would take its
 /// block back too):
 ///
-/// ```compile_fail,E0499
+/// ```compile_fail,E0502
 /// let mut m = vmallocator::Mallocator::new()?;
 /// let mut s = m.as_scope();
 /// s.scope(|_inner| {
