@@ -35,7 +35,6 @@ fn nested_scopes_rewind_each_level_to_its_start() {
     assert_eq!(total, 64 + 100 + 6);
     assert_eq!(s.used(), 6);
     assert_eq!(outer, b"Outer");
-    drop(s);
     assert_eq!(m.high_water_mark(), 164);
     // The memory of the inner levels is handed out again.
     assert_eq!(
