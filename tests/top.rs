@@ -87,7 +87,7 @@ proptest! {
         if finish {
             let block = v.finish();
             prop_assert_eq!(&block[..], &model[..]);
-            let at = block.as_ptr() as usize - base;
+            let at = (block.as_ptr() as usize).wrapping_sub(base);
             if model.is_empty() {
                 prop_assert_eq!(m.used(), origin);
             } else {
