@@ -73,8 +73,10 @@ const ADDRESS_TOP: usize = 1 << (usize::BITS - 1);
 /// ```
 pub struct Mallocator {
     pub(crate) region: Region,
-    /// Address of the next free byte.
-    ptr: Cell<usize>,
+    /// Address of the next free byte, minus one: the bump pointer, biased so that the hot
+    /// path rounds up with one `or` ([`bump`](Self::bump)). Read and written through
+    /// [`ptr_addr`](Self::ptr_addr) and [`set_ptr_addr`](Self::set_ptr_addr) elsewhere.
+    top: Cell<usize>,
     /// Address one past the committed part of the region.
     end: Cell<usize>,
     /// The highest `ptr` ever reached, as of the last time `ptr` moved down.
@@ -141,7 +143,8 @@ impl Mallocator {
             return Err(Error::Unsupported);
         }
         Ok(Mallocator {
-            ptr: Cell::new(start),
+            // The region's base is not null, so the bias cannot wrap.
+            top: Cell::new(start - 1),
             end: Cell::new(start + committed),
             high: Cell::new(start),
             dirty: Cell::new(start),
@@ -151,6 +154,18 @@ impl Mallocator {
             all_writable: region.protection().is_writable(),
             region,
         })
+    }
+
+    /// The bump pointer: the address of the next free byte.
+    #[inline(always)]
+    fn ptr_addr(&self) -> usize {
+        self.top.get() + 1
+    }
+
+    /// Moves the bump pointer to `addr` (not null).
+    #[inline(always)]
+    fn set_ptr_addr(&self, addr: usize) {
+        self.top.set(addr - 1);
     }
 
     /// The first address of the region.
@@ -163,7 +178,7 @@ impl Mallocator {
     #[inline]
     pub fn ptr(&self) -> NonNull<u8> {
         // SAFETY: the bump pointer always lies in `[base, limit]`.
-        unsafe { self.at(self.ptr.get()) }
+        unsafe { self.at(self.ptr_addr()) }
     }
 
     /// The size of the region in bytes: a whole number of pages. With a reservation
@@ -182,13 +197,13 @@ impl Mallocator {
     /// Bytes handed out so far, alignment padding included.
     #[inline]
     pub fn used(&self) -> usize {
-        self.ptr.get() - self.base().as_ptr() as usize
+        self.ptr_addr() - self.base().as_ptr() as usize
     }
 
     /// Bytes left between [`ptr`](Self::ptr) and the end of the region (committed or not).
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.limit() - self.ptr.get()
+        self.limit() - self.ptr_addr()
     }
 
     /// The protection last set for the whole region: at construction or by
@@ -244,11 +259,10 @@ impl Mallocator {
     ///
     /// The hot path: a handful of instructions once inlined. On 64-bit targets it has no
     /// overflow guard of its own, by [`ADDRESS_TOP`]: the region ends at or below 2^63, so
-    /// `ptr + mask` cannot wrap for any power-of-two `align` (the largest is 2^63), the
-    /// aligned address is at most 2^63, and adding a `size` of at most `isize::MAX` cannot
-    /// wrap either. Larger sizes return `None` here ([`grow`](Self::grow), which callers
-    /// fall back to, computes exactly and refuses them); for a constant size that test
-    /// disappears at compile time.
+    /// rounding the pointer up to any power-of-two `align` (the largest is 2^63) gives at
+    /// most 2^63, and adding a `size` of at most `isize::MAX` cannot wrap. Larger sizes
+    /// return `None` here ([`grow`](Self::grow), which callers fall back to, computes
+    /// exactly and refuses them); for a constant size that test disappears at compile time.
     #[inline(always)]
     fn bump(&self, size: usize, align: usize) -> Option<usize> {
         if size > isize::MAX as usize {
@@ -258,25 +272,30 @@ impl Mallocator {
     }
 
     /// [`bump`](Self::bump) for a `size` of at most `isize::MAX`, as every [`Layout`]'s is.
+    ///
+    /// With the pointer kept minus one (`top = ptr - 1`), the block's address is
+    /// `(top | mask) + 1`, the pointer rounded up, and the new `top` is `(top | mask) + size`:
+    /// two dependent operations from one pointer to the next, whatever the layout.
     #[inline(always)]
     fn bump_sized(&self, size: usize, align: usize) -> Option<usize> {
         debug_assert!(align.is_power_of_two() && size <= isize::MAX as usize);
         let mask = align - 1;
-        let ptr = self.ptr.get();
+        let top = self.top.get();
         if !LOWER_HALF {
             // No address bound to lean on: guard both additions below.
-            ptr.checked_add(size.checked_add(mask)?)?;
+            top.checked_add(size.checked_add(mask)?.checked_add(1)?)?;
         }
-        debug_assert!(!LOWER_HALF || ptr <= ADDRESS_TOP);
-        // Cannot wrap: `ptr <= 2^63` and `mask < 2^63`, so `aligned <= 2^63`, and
+        debug_assert!(!LOWER_HALF || top < ADDRESS_TOP);
+        // Cannot wrap: `top < 2^63` and `mask < 2^63`, so `rounded < 2^63`, and
         // `size <= isize::MAX` (see `bump`).
-        let aligned = (ptr + mask) & !mask;
-        let new = aligned + size;
-        if new > self.end.get() {
+        let rounded = top | mask;
+        let new_top = rounded + size;
+        // The block ends at `new_top + 1`, which must not pass `end`.
+        if new_top >= self.end.get() {
             return None;
         }
-        self.ptr.set(new);
-        Some(aligned)
+        self.top.set(new_top);
+        Some(rounded + 1)
     }
 
     /// [`bump`](Self::bump), committing more of the region when the block passes `end`.
@@ -293,7 +312,7 @@ impl Mallocator {
     #[cold]
     #[inline(never)]
     fn grow(&self, size: usize, align: usize) -> Result<usize, Error> {
-        let ptr = self.ptr.get();
+        let ptr = self.ptr_addr();
         let pad = ptr.wrapping_neg() & (align - 1);
         let needed = pad
             .checked_add(size)
@@ -325,7 +344,7 @@ impl Mallocator {
             }
             self.end.set(base + new_end);
         }
-        self.ptr.set(ptr + needed);
+        self.set_ptr_addr(ptr + needed);
         Ok(ptr + pad)
     }
 
@@ -404,7 +423,7 @@ impl Mallocator {
     #[cold]
     #[inline(never)]
     fn bump_checked(&self, size: usize, align: usize) -> Result<usize, Error> {
-        let ptr = self.ptr.get();
+        let ptr = self.ptr_addr();
         let pad = ptr.wrapping_neg() & (align - 1);
         pad.checked_add(size)
             .filter(|&n| n <= self.limit() - ptr)
@@ -516,7 +535,7 @@ impl Mallocator {
         let n = encode(s, &mut dst[..units - 1]);
         debug_assert_eq!(n, units - 1);
         dst[n] = T::default();
-        let end = self.ptr.get();
+        let end = self.ptr_addr();
         // SAFETY: the block `[end - units * unit, end)` was just bumped past, its pages
         // writable; alignment 1 suits `u8`.
         Ok(unsafe { self.block::<u8>(end - units * unit, units * unit) })

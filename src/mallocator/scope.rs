@@ -122,7 +122,7 @@ impl<'a> Scope<'a> {
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     pub fn scope<R>(&mut self, f: impl FnOnce(&mut Scope<'_>) -> R) -> R {
-        let start = self.arena.ptr.get();
+        let start = self.arena.ptr_addr();
         let mut inner = Scope {
             arena: self.arena,
             _level: PhantomData,
@@ -130,7 +130,7 @@ impl<'a> Scope<'a> {
         let result = f(&mut inner);
         // Only ever down: should the pointer have gone below `start` meanwhile, there is
         // nothing above it to rewind.
-        if start < self.arena.ptr.get() {
+        if start < self.arena.ptr_addr() {
             // SAFETY: `start` lies in `[base, ptr)`. Every block above it was made through
             // the inner scope (`self` is mutably borrowed meanwhile, and the scope is the
             // only way into the arena), and those blocks have the inner scope's lifetime,

@@ -133,7 +133,7 @@ impl<'a> Scope<'a> {
 impl<'b, 'a: 'b, T: Copy> TopVec<'b, 'a, T> {
     /// A vector at the top of `arena`; the caller holds the arena exclusively for `'b`.
     fn new(arena: &'a Mallocator) -> Self {
-        let origin = arena.ptr.get();
+        let origin = arena.ptr_addr();
         let mask = align_of::<T>() - 1;
         TopVec {
             arena,
@@ -230,7 +230,12 @@ impl<'b, 'a: 'b, T: Copy> TopVec<'b, 'a, T> {
     /// back fail, that error ([`Error::Os`]) is returned instead and the pages stay committed.
     pub fn extend(&mut self, iter: impl IntoIterator<Item = T>) -> Result<(), Error> {
         let arena = self.arena;
-        let (len, ptr, high, end) = (self.len, arena.ptr.get(), arena.high.get(), arena.end.get());
+        let (len, ptr, high, end) = (
+            self.len,
+            arena.ptr_addr(),
+            arena.high.get(),
+            arena.end.get(),
+        );
         for value in iter {
             if let Err(e) = self.push(value) {
                 self.len = len;
@@ -259,7 +264,7 @@ impl<'b, 'a: 'b, T: Copy> TopVec<'b, 'a, T> {
             self.start + len * size_of::<T>()
         };
         self.len = len;
-        if to < self.arena.ptr.get() {
+        if to < self.arena.ptr_addr() {
             // SAFETY: `to` lies in `[origin, ptr)`, above which only this vector's elements
             // lie; `&mut self` means no reference to them is alive.
             unsafe { self.arena.lower_to_unchecked(to) };
@@ -326,7 +331,7 @@ impl Mallocator {
         if now <= end {
             return Ok(());
         }
-        debug_assert!(self.ptr.get() <= end);
+        debug_assert!(self.ptr_addr() <= end);
         let base = self.base().as_ptr() as usize;
         // SAFETY: `[end, now)` lies above the bump pointer, where no block handed out is
         // referenced.
