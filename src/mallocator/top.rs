@@ -244,10 +244,8 @@ impl<'b, 'a: 'b, T: Copy> TopVec<'b, 'a, T> {
                 // to them is alive (`&mut self`).
                 unsafe { arena.lower_to_unchecked(ptr) };
                 arena.high.set(high);
-                return match arena.uncommit_to(end) {
-                    Ok(()) => Err(e),
-                    Err(os) => Err(os),
-                };
+                arena.uncommit_to(end)?;
+                return Err(e);
             }
         }
         Ok(())
