@@ -27,7 +27,7 @@ mod scope;
 mod top;
 
 pub use reuse::Checkpoint;
-pub use scope::Scope;
+pub use scope::{Scope, ScopeGuard};
 pub use top::TopVec;
 
 /// Whether every region ends at or below [`ADDRESS_TOP`], which lets the hot path

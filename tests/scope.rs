@@ -71,3 +71,38 @@ fn the_top_level_scope_keeps_the_old_closure_shape() {
     });
     assert_eq!((sum, m.used(), m.high_water_mark()), (6, 3, 6));
 }
+
+#[test]
+fn scope_guards_rewind_on_drop_and_reset_and_nest() {
+    let mut m = Mallocator::new().unwrap();
+    let mut s = m.as_scope();
+    let kept = s.alloc_bytes(b"kept").unwrap();
+    {
+        let mut g = s.scope_guard();
+        g.scope().alloc(100, 1).unwrap();
+        assert_eq!(g.scope().used(), 104);
+        g.reset();
+        assert_eq!(g.scope().used(), 4);
+        let mut inner = g.scope();
+        inner.alloc_bytes(b"12345678").unwrap();
+        {
+            let mut g2 = inner.scope_guard();
+            let b = g2.scope().alloc_bytes(&[9; 50]).unwrap();
+            assert_eq!(b.len() + kept.len(), 54);
+            assert_eq!(g2.scope().used(), 62);
+        }
+        assert_eq!(inner.used(), 12);
+    }
+    assert_eq!(s.used(), 4);
+    // A forgotten guard rewinds nothing: the blocks stay allocated.
+    let mut g = s.scope_guard();
+    g.scope().alloc(10, 1).unwrap();
+    std::mem::forget(g);
+    assert_eq!(s.used(), 14);
+    assert_eq!(kept, b"kept");
+    let mut g = m.scope_guard();
+    g.scope().alloc(1, 1).unwrap();
+    drop(g);
+    assert_eq!(m.used(), 14);
+    assert_eq!(m.high_water_mark(), 104);
+}

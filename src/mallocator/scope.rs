@@ -183,6 +183,110 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// A scope as a value instead of a closure: blocks made through [`scope`](Self::scope) live
+/// as long as that borrow of the guard, and dropping the guard (or
+/// [`reset`](Self::reset)) rewinds the arena to where it was when the guard was made.
+/// bump-scope's `scope_guard`, for code where a closure does not fit (a loop body that
+/// returns early, state kept in a struct).
+///
+/// Made by [`Mallocator::scope_guard`] or [`Scope::scope_guard`]; the arena or outer scope
+/// stays borrowed while the guard lives. Forgetting the guard (`mem::forget`) leaves the
+/// blocks allocated until a reset, which is sound.
+///
+/// ```
+/// let mut m = vmallocator::Mallocator::new()?;
+/// let mut s = m.as_scope();
+/// let kept = s.alloc_bytes(b"kept")?;
+/// for word in ["a", "bb", "ccc"] {
+///     let mut guard = s.scope_guard();
+///     let scratch = guard.scope().alloc_bytes(word.as_bytes())?;
+///     if scratch.len() > 2 {
+///         continue; // rewound here too
+///     }
+///     assert_eq!(kept.len(), 4);
+/// }
+/// assert_eq!(s.used(), 4);
+/// # Ok::<(), vmallocator::Error>(())
+/// ```
+///
+/// A block made through the guard cannot outlive it:
+///
+/// ```compile_fail,E0597
+/// let mut m = vmallocator::Mallocator::new()?;
+/// let block = {
+///     let mut guard = m.scope_guard();
+///     guard.scope().alloc_bytes(b"x")? // error: `guard` does not live long enough
+/// };
+/// block[0] = 1;
+/// # Ok::<(), vmallocator::Error>(())
+/// ```
+pub struct ScopeGuard<'a> {
+    arena: &'a Mallocator,
+    start: usize,
+    _level: PhantomData<fn(&'a ()) -> &'a ()>,
+}
+
+impl Mallocator {
+    /// A [`ScopeGuard`] over the arena: rewinds to the current pointer when dropped.
+    pub fn scope_guard(&mut self) -> ScopeGuard<'_> {
+        ScopeGuard::new(self)
+    }
+}
+
+impl<'a> Scope<'a> {
+    /// A [`ScopeGuard`] inside this scope: rewinds to the current pointer when dropped.
+    /// Blocks of this and outer levels stay usable while it lives.
+    pub fn scope_guard(&mut self) -> ScopeGuard<'_> {
+        ScopeGuard::new(self.arena)
+    }
+}
+
+impl<'g> ScopeGuard<'g> {
+    /// A guard over `arena`, which the caller holds exclusively for `'g`.
+    fn new(arena: &'g Mallocator) -> Self {
+        ScopeGuard {
+            arena,
+            start: arena.ptr_addr(),
+            _level: PhantomData,
+        }
+    }
+
+    /// The guard's level, to allocate through: its blocks live as long as this borrow
+    /// of the guard.
+    pub fn scope(&mut self) -> Scope<'_> {
+        Scope {
+            arena: self.arena,
+            _level: PhantomData,
+        }
+    }
+
+    /// Rewinds the arena to where it was when the guard was made; the guard stays usable.
+    pub fn reset(&mut self) {
+        if self.start < self.arena.ptr_addr() {
+            // SAFETY: `start` lies in `[base, ptr)`. Every block above it was made through
+            // a `Scope` borrowed from this guard (the arena or outer scope is borrowed by
+            // the guard, and nothing else reaches it), and `&mut self` means every such
+            // borrow, and with it every block, has ended.
+            unsafe { self.arena.lower_to_unchecked(self.start) };
+        }
+    }
+}
+
+impl Drop for ScopeGuard<'_> {
+    fn drop(&mut self) {
+        self.reset();
+    }
+}
+
+impl core::fmt::Debug for ScopeGuard<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ScopeGuard")
+            .field("start", &self.start)
+            .field("arena", self.arena)
+            .finish()
+    }
+}
+
 impl Deref for Scope<'_> {
     type Target = Mallocator;
 
