@@ -3,6 +3,8 @@
 //! One criterion group per shape, with every peer in it so the numbers compare:
 //! - `vmallocator/alloc_layout` and `vmallocator/alloc`: this crate, reset between batches;
 //! - `bumpalo`: `Bump::alloc` / `Bump::alloc_layout`, `Bump::reset` between batches;
+//! - `bump-scope`: `Bump<Global, BumpSettings<8, false>>` (8-aligned, downward),
+//!   `allocate_sized` / `allocate_layout`, `reset` between batches;
 //! - `System` and `mimalloc`: `GlobalAlloc::alloc` for the whole batch, then `dealloc` all.
 //!
 //! Arenas are created once, outside the timed loop, with room for a whole batch.
@@ -12,6 +14,9 @@ use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Duration;
 
+use bump_scope::alloc::Global;
+use bump_scope::settings::BumpSettings;
+use bump_scope::traits::BumpAllocatorTyped;
 use bumpalo::Bump;
 use criterion::{BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use mimalloc::MiMalloc;
@@ -68,6 +73,9 @@ fn global_peers(g: &mut BenchmarkGroup<'_, WallTime>, layouts: &[Layout]) {
     });
 }
 
+/// bump-scope at its leanest: every block 8-aligned, bumping downward.
+type ScopeBump = bump_scope::Bump<Global, BumpSettings<8, false>>;
+
 fn new_arena() -> Mallocator {
     Mallocator::with_size(ARENA, Protection::READ_WRITE).expect("arena")
 }
@@ -111,6 +119,18 @@ fn bench_u64(c: &mut Criterion) {
             bump.reset();
         });
     });
+    let mut scope = ScopeBump::with_size(ARENA);
+    g.bench_function("bump-scope", |b| {
+        b.iter(|| {
+            for i in 0..BATCH as u64 {
+                let p = scope.allocate_sized::<u64>();
+                // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
+                unsafe { p.as_ptr().write(i) };
+                black_box(p);
+            }
+            scope.reset();
+        });
+    });
 
     global_peers(&mut g, &vec![layout; BATCH]);
     g.finish();
@@ -147,6 +167,15 @@ fn bench_16_at_16(c: &mut Criterion) {
                 black_box(bump.alloc_layout(layout));
             }
             bump.reset();
+        });
+    });
+    let mut scope = ScopeBump::with_size(ARENA);
+    g.bench_function("bump-scope", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                black_box(scope.allocate_layout(layout));
+            }
+            scope.reset();
         });
     });
 
@@ -189,6 +218,15 @@ fn bench_mixed(c: &mut Criterion) {
                 black_box(bump.alloc_layout(layout));
             }
             bump.reset();
+        });
+    });
+    let mut scope = ScopeBump::with_size(ARENA);
+    g.bench_function("bump-scope", |b| {
+        b.iter(|| {
+            for &layout in &layouts {
+                black_box(scope.allocate_layout(layout));
+            }
+            scope.reset();
         });
     });
 

@@ -1,17 +1,25 @@
-//! Instruction-count kernels for `scripts/instructions.sh`, which runs this binary under
+//! Instruction-count kernels for `scripts/instructions.sh` (ours, bumpalo, bump-scope), which runs this binary under
 //! valgrind's callgrind and counts only inside one kernel (`--toggle-collect`).
 //!
 //! Each kernel is an `#[inline(never)]` function that makes `N` allocations of one shape in
 //! a loop, every result passed through `black_box`. Run as `instructions <kernel>` to run
 //! one kernel, `instructions --list` to list them; with no kernel named (as `cargo bench`
 //! runs it) it runs them all once as a smoke test and prints the list.
+//! `instructions --time [ROUNDS]` times the kernels instead, round-robin in one process
+//! (`scripts/instructions.sh --time`).
 
 use std::alloc::Layout;
 use std::hint::black_box;
 use std::ptr::NonNull;
 
+use bump_scope::alloc::Global;
+use bump_scope::settings::BumpSettings;
+use bump_scope::traits::BumpAllocatorTyped;
 use bumpalo::Bump;
 use vmallocator::{Mallocator, Protection};
+
+/// bump-scope at its leanest: every block 8-aligned, bumping downward.
+type ScopeBump = bump_scope::Bump<Global, BumpSettings<8, false>>;
 
 /// Allocations per kernel call.
 const N: usize = 100_000;
@@ -57,6 +65,16 @@ fn bumpalo_u64(b: &Bump, n: usize) {
 }
 
 #[inline(never)]
+fn bumpscope_u64(b: &ScopeBump, n: usize) {
+    for i in 0..n as u64 {
+        let p = b.allocate_sized::<u64>();
+        // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
+        unsafe { p.as_ptr().write(i) };
+        black_box(p);
+    }
+}
+
+#[inline(never)]
 fn ours_16_layout(m: &Mallocator, n: usize) {
     let layout = Layout::from_size_align(16, 16).expect("layout");
     for _ in 0..n {
@@ -76,6 +94,14 @@ fn bumpalo_16(b: &Bump, n: usize) {
     let layout = Layout::from_size_align(16, 16).expect("layout");
     for _ in 0..n {
         black_box(b.alloc_layout(layout));
+    }
+}
+
+#[inline(never)]
+fn bumpscope_16(b: &ScopeBump, n: usize) {
+    let layout = Layout::from_size_align(16, 16).expect("layout");
+    for _ in 0..n {
+        black_box(b.allocate_layout(layout));
     }
 }
 
@@ -100,6 +126,13 @@ fn bumpalo_mixed(b: &Bump, layouts: &[Layout]) {
     }
 }
 
+#[inline(never)]
+fn bumpscope_mixed(b: &ScopeBump, layouts: &[Layout]) {
+    for &layout in layouts {
+        black_box(b.allocate_layout(layout));
+    }
+}
+
 /// A fixed pseudo-random table of `N` sizes in `1..=64` (xorshift64, fixed seed).
 fn mixed_sizes() -> Vec<usize> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -118,34 +151,114 @@ const KERNELS: &[&str] = &[
     "ours_u64_layout",
     "ours_u64_alloc",
     "bumpalo_u64",
+    "bumpscope_u64",
     "ours_16_layout",
     "ours_16_alloc",
     "bumpalo_16",
+    "bumpscope_16",
     "ours_mixed_layout",
     "ours_mixed_alloc",
     "bumpalo_mixed",
+    "bumpscope_mixed",
 ];
 
-fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
-    let m = Mallocator::with_size(ARENA, Protection::READ_WRITE).expect("arena");
-    let b = Bump::with_capacity(ARENA);
-    let chunk_bytes = b.allocated_bytes();
+/// The three arenas every kernel may use, each with room for a whole kernel call.
+struct Arenas {
+    ours: Mallocator,
+    bumpalo: Bump,
+    scope: ScopeBump,
+}
+
+impl Arenas {
+    fn new() -> Self {
+        Arenas {
+            ours: Mallocator::with_size(ARENA, Protection::READ_WRITE).expect("arena"),
+            bumpalo: Bump::with_capacity(ARENA),
+            scope: ScopeBump::with_size(ARENA),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.ours.reset();
+        self.bumpalo.reset();
+        self.scope.reset();
+    }
+}
+
+fn dispatch(kernel: &str, a: &Arenas, sizes: &[usize], layouts: &[Layout]) {
+    let (m, b, s) = (&a.ours, &a.bumpalo, &a.scope);
     match kernel {
         "loop_only" => loop_only(black_box(N)),
-        "ours_u64_layout" => ours_u64_layout(&m, black_box(N)),
-        "ours_u64_alloc" => ours_u64_alloc(&m, black_box(N)),
-        "bumpalo_u64" => bumpalo_u64(&b, black_box(N)),
-        "ours_16_layout" => ours_16_layout(&m, black_box(N)),
-        "ours_16_alloc" => ours_16_alloc(&m, black_box(N)),
-        "bumpalo_16" => bumpalo_16(&b, black_box(N)),
-        "ours_mixed_layout" => ours_mixed_layout(&m, black_box(layouts)),
-        "ours_mixed_alloc" => ours_mixed_alloc(&m, black_box(sizes)),
-        "bumpalo_mixed" => bumpalo_mixed(&b, black_box(layouts)),
+        "ours_u64_layout" => ours_u64_layout(m, black_box(N)),
+        "ours_u64_alloc" => ours_u64_alloc(m, black_box(N)),
+        "bumpalo_u64" => bumpalo_u64(b, black_box(N)),
+        "bumpscope_u64" => bumpscope_u64(s, black_box(N)),
+        "ours_16_layout" => ours_16_layout(m, black_box(N)),
+        "ours_16_alloc" => ours_16_alloc(m, black_box(N)),
+        "bumpalo_16" => bumpalo_16(b, black_box(N)),
+        "bumpscope_16" => bumpscope_16(s, black_box(N)),
+        "ours_mixed_layout" => ours_mixed_layout(m, black_box(layouts)),
+        "ours_mixed_alloc" => ours_mixed_alloc(m, black_box(sizes)),
+        "bumpalo_mixed" => bumpalo_mixed(b, black_box(layouts)),
+        "bumpscope_mixed" => bumpscope_mixed(s, black_box(layouts)),
         other => panic!("unknown kernel {other:?}; known: {KERNELS:?}"),
     }
+}
+
+fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
+    let a = Arenas::new();
+    let chunk_bytes = a.bumpalo.allocated_bytes();
+    let scope_chunks = a.scope.stats().count();
+    dispatch(kernel, &a, sizes, layouts);
     // Every kernel fits in the one chunk it started with: no slow path was counted.
-    assert_eq!(b.allocated_bytes(), chunk_bytes, "{kernel}: bumpalo grew");
-    m.free().expect("free");
+    assert_eq!(
+        a.bumpalo.allocated_bytes(),
+        chunk_bytes,
+        "{kernel}: bumpalo grew"
+    );
+    assert_eq!(
+        a.scope.stats().count(),
+        scope_chunks,
+        "{kernel}: bump-scope grew"
+    );
+    a.ours.free().expect("free");
+}
+
+/// `--time ROUNDS`: each shape's kernels round-robin in one process, the arenas reset
+/// (not remade) between calls, the minimum over the rounds in ns per allocation, and the
+/// ratio of the fastest peer's time to ours (at least 1.0: ours is as fast or faster).
+fn time(rounds: usize, sizes: &[usize], layouts: &[Layout]) {
+    let mut a = Arenas::new();
+    println!("N={N}, {rounds} rounds, minimum ns per allocation");
+    for shape in ["u64", "16", "mixed"] {
+        let kernels = [
+            "ours_{}_layout",
+            "ours_{}_alloc",
+            "bumpalo_{}",
+            "bumpscope_{}",
+        ]
+        .map(|k| k.replace("{}", shape));
+        let mut best = [f64::MAX; 4];
+        for _ in 0..rounds {
+            for (k, kernel) in kernels.iter().enumerate() {
+                let t = std::time::Instant::now();
+                dispatch(kernel, &a, sizes, layouts);
+                let ns = t.elapsed().as_secs_f64() * 1e9 / N as f64;
+                best[k] = best[k].min(ns);
+                a.reset();
+            }
+        }
+        let peer = best[2].min(best[3]);
+        println!(
+            "{shape:>6}: ours/layout {:.3} ({:.2}x)  ours/alloc {:.3} ({:.2}x)  bumpalo {:.3}  bump-scope {:.3}",
+            best[0],
+            peer / best[0],
+            best[1],
+            peer / best[1],
+            best[2],
+            best[3],
+        );
+    }
 }
 
 fn main() {
@@ -160,7 +273,10 @@ fn main() {
         .map(String::as_str)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    if args.iter().any(|a| a == "--list") {
+    if let Some(i) = args.iter().position(|a| a == "--time") {
+        let rounds = args.get(i + 1).and_then(|r| r.parse().ok()).unwrap_or(30);
+        time(rounds, &sizes, &layouts);
+    } else if args.iter().any(|a| a == "--list") {
         println!("N={N}");
         for k in KERNELS {
             println!("{k}");

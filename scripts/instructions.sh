@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Instructions per allocation, counted by valgrind's callgrind: ours against bumpalo.
+# Instructions per allocation, counted by valgrind's callgrind: ours against bumpalo and
+# bump-scope (`Bump<Global, BumpSettings<8, false>>`: 8-aligned, bumping downward).
 #
 # Builds benches/instructions.rs with the bench profile (release + debug info), runs each
 # kernel under callgrind with counting switched on only inside that kernel
 # (--collect-atstart=no --toggle-collect), and prints instructions per allocation.
 # The counts include each kernel's loop (see the loop_only row) and the black_box store.
 #
-# Usage: scripts/instructions.sh [--asm]
-#   --asm  also disassemble the u64 kernels (ours, bumpalo) with objdump.
+# Usage: scripts/instructions.sh [--asm] [--time]
+#   --asm   also disassemble the u64 kernels (ours, bumpalo, bump-scope) with objdump.
+#   --time  also time the same kernels natively: round-robin in one process, the minimum
+#           over 30 rounds, and the ratio of the fastest peer's time to ours.
 # Honours CARGO_TARGET_DIR (e.g. CARGO_TARGET_DIR=/work/target-bench).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 asm=0
+timing=0
 for arg in "$@"; do
     case "$arg" in
         --asm) asm=1 ;;
-        *) echo "usage: $0 [--asm]" >&2; exit 2 ;;
+        --time) timing=1 ;;
+        *) echo "usage: $0 [--asm] [--time]" >&2; exit 2 ;;
     esac
 done
 
@@ -49,25 +54,28 @@ per_alloc() {
 echo "callgrind: instructions per allocation (N = $n per kernel, loop included)"
 echo "$(valgrind --version), $(rustc --version)"
 echo
-printf '%-14s %14s %14s %10s  %s\n' shape "ours/layout" "ours/alloc" bumpalo verdict
-printf '%-14s %14s %14s %10s  %s\n' ----- ----------- ---------- ------- -------
+printf '%-14s %12s %12s %9s %11s  %s\n' shape "ours/layout" "ours/alloc" bumpalo bump-scope verdict
+printf '%-14s %12s %12s %9s %11s  %s\n' ----- ----------- ---------- ------- ---------- -------
 for shape in u64:u64 16@16:16 "mixed-1-64@8":mixed; do
     name=${shape%%:*}
     k=${shape##*:}
     ours_l=$(per_alloc "ours_${k}_layout")
     ours_a=$(per_alloc "ours_${k}_alloc")
     bump=$(per_alloc "bumpalo_${k}")
-    verdict=$(awk -v o="$ours_l" -v a="$ours_a" -v b="$bump" 'BEGIN {
+    scope=$(per_alloc "bumpscope_${k}")
+    verdict=$(awk -v o="$ours_l" -v a="$ours_a" -v b="$bump" -v s="$scope" 'BEGIN {
         m = (o > a) ? o : a
-        if (m <= b) print "ok (<= bumpalo)"; else printf "over bumpalo by %.2f\n", m - b }')
-    printf '%-14s %14s %14s %10s  %s\n' "$name" "$ours_l" "$ours_a" "$bump" "$verdict"
+        p = (b < s) ? b : s
+        if (m <= p) print "ok (<= fewest peer)"; else printf "over the fewest peer by %.2f\n", m - p }')
+    printf '%-14s %12s %12s %9s %11s  %s\n' "$name" "$ours_l" "$ours_a" "$bump" "$scope" "$verdict"
 done
-printf '%-14s %14s\n' "loop_only" "$(per_alloc loop_only)"
+printf '%-14s %12s\n' "loop_only" "$(per_alloc loop_only)"
 echo
-echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align)."
+echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align);"
+echo "bumpalo = Bump::alloc / alloc_layout; bump-scope = allocate_sized / allocate_layout."
 
 if [ "$asm" = 1 ]; then
-    for k in ours_u64_layout ours_u64_alloc bumpalo_u64; do
+    for k in ours_u64_layout ours_u64_alloc bumpalo_u64 bumpscope_u64; do
         sym=$(nm "$bin" | awk -v k="$k" '$3 ~ ("instructions[0-9]+" k "17h") { print $3 }' | head -n 1)
         [ -n "$sym" ] || { echo "$0: no symbol for $k" >&2; exit 1; }
         echo
@@ -75,4 +83,10 @@ if [ "$asm" = 1 ]; then
         objdump -d --no-show-raw-insn -M intel --disassemble="$sym" "$bin" \
             | sed -n '/^[0-9a-f]* <.*>:$/,/^$/p'
     done
+fi
+
+if [ "$timing" = 1 ]; then
+    echo
+    grep -m1 'model name' /proc/cpuinfo || true
+    "$bin" --time 30
 fi

@@ -267,7 +267,7 @@ impl Builder {
                         len,
                         step(page_size()),
                         (HugePages::Off, fallback),
-                    )
+                    )?
                 }
                 Some(bytes) => {
                     committed(region, bytes, step(page_size()), (HugePages::Off, fallback))?
@@ -279,12 +279,12 @@ impl Builder {
             HugePages::Explicit => match Region::map_huge(reserve, self.protection) {
                 Ok(region) => {
                     let len = region.len();
-                    Ok(Mallocator::from_region(
+                    Mallocator::from_region(
                         region,
                         len,
                         step(page_size()),
                         (HugePages::Explicit, None),
-                    ))
+                    )
                 }
                 Err(e @ (Error::ZeroSize | Error::SizeOverflow { .. })) => Err(e),
                 Err(why) => normal(Some(why)),
@@ -325,5 +325,5 @@ fn committed(
         // SAFETY: the region is fresh: nothing references it yet.
         unsafe { region.commit(0, len, region.protection()) }?;
     }
-    Ok(Mallocator::from_region(region, len, step, huge))
+    Mallocator::from_region(region, len, step, huge)
 }

@@ -23,8 +23,22 @@ use crate::text::{self, CharWidth};
 use crate::{Builder, Error, HugePages, Protection, hex};
 
 mod reuse;
+mod scope;
+mod top;
 
 pub use reuse::Checkpoint;
+pub use scope::{Scope, ScopeGuard};
+pub use top::TopVec;
+
+/// Whether every region ends at or below [`ADDRESS_TOP`], which lets the hot path
+/// ([`Mallocator::bump`]) skip its overflow guards. True on 64-bit targets, where user
+/// space lies in the lower half of the address space on every supported OS (x86_64: below
+/// 2^47, or 2^56 with five-level paging; aarch64: below 2^52), and construction refuses a
+/// region above it; 32-bit targets keep the guards.
+const LOWER_HALF: bool = cfg!(target_pointer_width = "64");
+
+/// 2^63 on 64-bit targets: the highest address a region may end at.
+const ADDRESS_TOP: usize = 1 << (usize::BITS - 1);
 
 /// A region of virtual memory at a fixed address, handing out blocks with a bump pointer.
 ///
@@ -59,8 +73,10 @@ pub use reuse::Checkpoint;
 /// ```
 pub struct Mallocator {
     pub(crate) region: Region,
-    /// Address of the next free byte.
-    ptr: Cell<usize>,
+    /// Address of the next free byte, minus one: the bump pointer, biased so that the hot
+    /// path rounds up with one `or` ([`bump`](Self::bump)). Read and written through
+    /// [`ptr_addr`](Self::ptr_addr) and [`set_ptr_addr`](Self::set_ptr_addr) elsewhere.
+    top: Cell<usize>,
     /// Address one past the committed part of the region.
     end: Cell<usize>,
     /// The highest `ptr` ever reached, as of the last time `ptr` moved down.
@@ -111,16 +127,24 @@ impl Mallocator {
     }
 
     /// An arena over `region`, whose first `committed` bytes are committed.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the region ends above [`ADDRESS_TOP`] on a 64-bit
+    /// target (no supported OS maps user memory there); the region is released then.
     pub(crate) fn from_region(
         region: Region,
         committed: usize,
         step: usize,
         huge: (HugePages, Option<Error>),
-    ) -> Self {
+    ) -> Result<Self, Error> {
         debug_assert!(committed <= region.len() && step > 0);
         let start = region.base().as_ptr() as usize;
-        Mallocator {
-            ptr: Cell::new(start),
+        if LOWER_HALF && region.len() > ADDRESS_TOP.saturating_sub(start) {
+            return Err(Error::Unsupported);
+        }
+        Ok(Mallocator {
+            // The region's base is not null, so the bias cannot wrap.
+            top: Cell::new(start - 1),
             end: Cell::new(start + committed),
             high: Cell::new(start),
             dirty: Cell::new(start),
@@ -129,7 +153,19 @@ impl Mallocator {
             prots: ProtMap::new(region.len(), region.protection()),
             all_writable: region.protection().is_writable(),
             region,
-        }
+        })
+    }
+
+    /// The bump pointer: the address of the next free byte.
+    #[inline(always)]
+    fn ptr_addr(&self) -> usize {
+        self.top.get() + 1
+    }
+
+    /// Moves the bump pointer to `addr` (not null).
+    #[inline(always)]
+    fn set_ptr_addr(&self, addr: usize) {
+        self.top.set(addr - 1);
     }
 
     /// The first address of the region.
@@ -142,7 +178,7 @@ impl Mallocator {
     #[inline]
     pub fn ptr(&self) -> NonNull<u8> {
         // SAFETY: the bump pointer always lies in `[base, limit]`.
-        unsafe { self.at(self.ptr.get()) }
+        unsafe { self.at(self.ptr_addr()) }
     }
 
     /// The size of the region in bytes: a whole number of pages. With a reservation
@@ -161,13 +197,13 @@ impl Mallocator {
     /// Bytes handed out so far, alignment padding included.
     #[inline]
     pub fn used(&self) -> usize {
-        self.ptr.get() - self.base().as_ptr() as usize
+        self.ptr_addr() - self.base().as_ptr() as usize
     }
 
     /// Bytes left between [`ptr`](Self::ptr) and the end of the region (committed or not).
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.limit() - self.ptr.get()
+        self.limit() - self.ptr_addr()
     }
 
     /// The protection last set for the whole region: at construction or by
@@ -221,40 +257,45 @@ impl Mallocator {
 
     /// Bumps the pointer past `size` bytes at `align`, or returns `None` without change.
     ///
-    /// The hot path: a handful of instructions once inlined with a constant layout. Its one
-    /// overflow guard may refuse a block that fits only in a region ending within `align`
-    /// bytes of the top of the address space; [`grow`](Self::grow), which callers fall
-    /// back to, computes exactly and hands such a block out.
+    /// The hot path: a handful of instructions once inlined. On 64-bit targets it has no
+    /// overflow guard of its own, by [`ADDRESS_TOP`]: the region ends at or below 2^63, so
+    /// rounding the pointer up to any power-of-two `align` (the largest is 2^63) gives at
+    /// most 2^63, and adding a `size` of at most `isize::MAX` cannot wrap. Larger sizes
+    /// return `None` here ([`grow`](Self::grow), which callers fall back to, computes
+    /// exactly and refuses them); for a constant size that test disappears at compile time.
     #[inline(always)]
     fn bump(&self, size: usize, align: usize) -> Option<usize> {
-        debug_assert!(align.is_power_of_two());
-        let mask = align - 1;
-        let ptr = self.ptr.get();
-        // Guards both additions below: ptr + mask, then + size.
-        ptr.checked_add(size.checked_add(mask)?)?;
-        let aligned = (ptr + mask) & !mask;
-        let new = aligned + size;
-        if new > self.end.get() {
+        if size > isize::MAX as usize {
             return None;
         }
-        self.ptr.set(new);
-        Some(aligned)
+        self.bump_sized(size, align)
     }
 
-    /// [`bump`](Self::bump) for a block whose size is a multiple of its alignment, as for
-    /// every Rust type and array: the end is `ptr + size` rounded up, one dependent
-    /// operation fewer per allocation. Same contract and same fallback as `bump`.
+    /// [`bump`](Self::bump) for a `size` of at most `isize::MAX`, as every [`Layout`]'s is.
+    ///
+    /// With the pointer kept minus one (`top = ptr - 1`), the block's address is
+    /// `(top | mask) + 1`, the pointer rounded up, and the new `top` is `(top | mask) + size`:
+    /// two dependent operations from one pointer to the next, whatever the layout.
     #[inline(always)]
-    fn bump_whole(&self, size: usize, align: usize) -> Option<usize> {
-        debug_assert!(align.is_power_of_two() && size & (align - 1) == 0);
+    fn bump_sized(&self, size: usize, align: usize) -> Option<usize> {
+        debug_assert!(align.is_power_of_two() && size <= isize::MAX as usize);
         let mask = align - 1;
-        let ptr = self.ptr.get();
-        let new = ptr.checked_add(size.checked_add(mask)?)? & !mask;
-        if new > self.end.get() {
+        let top = self.top.get();
+        if !LOWER_HALF {
+            // No address bound to lean on: guard both additions below.
+            top.checked_add(size.checked_add(mask)?.checked_add(1)?)?;
+        }
+        debug_assert!(!LOWER_HALF || top < ADDRESS_TOP);
+        // Cannot wrap: `top < 2^63` and `mask < 2^63`, so `rounded < 2^63`, and
+        // `size <= isize::MAX` (see `bump`).
+        let rounded = top | mask;
+        let new_top = rounded + size;
+        // The block ends at `new_top + 1`, which must not pass `end`.
+        if new_top >= self.end.get() {
             return None;
         }
-        self.ptr.set(new);
-        Some(new - size)
+        self.top.set(new_top);
+        Some(rounded + 1)
     }
 
     /// [`bump`](Self::bump), committing more of the region when the block passes `end`.
@@ -271,7 +312,7 @@ impl Mallocator {
     #[cold]
     #[inline(never)]
     fn grow(&self, size: usize, align: usize) -> Result<usize, Error> {
-        let ptr = self.ptr.get();
+        let ptr = self.ptr_addr();
         let pad = ptr.wrapping_neg() & (align - 1);
         let needed = pad
             .checked_add(size)
@@ -303,7 +344,7 @@ impl Mallocator {
             }
             self.end.set(base + new_end);
         }
-        self.ptr.set(ptr + needed);
+        self.set_ptr_addr(ptr + needed);
         Ok(ptr + pad)
     }
 
@@ -360,14 +401,7 @@ impl Mallocator {
     #[inline]
     pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
         let (size, align) = (layout.size(), layout.align());
-        // Layouts of types and arrays are whole multiples of their alignment; for a
-        // constant layout this test disappears at compile time.
-        let fast = if size & (align - 1) == 0 {
-            self.bump_whole(size, align)
-        } else {
-            self.bump(size, align)
-        };
-        let addr = match fast {
+        let addr = match self.bump_sized(size, align) {
             Some(addr) => addr,
             None => self.grow(size, align)?,
         };
@@ -389,7 +423,7 @@ impl Mallocator {
     #[cold]
     #[inline(never)]
     fn bump_checked(&self, size: usize, align: usize) -> Result<usize, Error> {
-        let ptr = self.ptr.get();
+        let ptr = self.ptr_addr();
         let pad = ptr.wrapping_neg() & (align - 1);
         pad.checked_add(size)
             .filter(|&n| n <= self.limit() - ptr)
@@ -501,7 +535,7 @@ impl Mallocator {
         let n = encode(s, &mut dst[..units - 1]);
         debug_assert_eq!(n, units - 1);
         dst[n] = T::default();
-        let end = self.ptr.get();
+        let end = self.ptr_addr();
         // SAFETY: the block `[end - units * unit, end)` was just bumped past, its pages
         // writable; alignment 1 suits `u8`.
         Ok(unsafe { self.block::<u8>(end - units * unit, units * unit) })

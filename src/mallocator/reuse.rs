@@ -50,7 +50,7 @@ impl Mallocator {
 
     /// The most bytes ever in use at once.
     pub fn high_water_mark(&self) -> usize {
-        self.high.get().max(self.ptr.get()) - self.base().as_ptr() as usize
+        self.high.get().max(self.ptr_addr()) - self.base().as_ptr() as usize
     }
 
     /// The huge pages backing the region: [`HugePages::Off`] unless requested with
@@ -67,10 +67,22 @@ impl Mallocator {
 
     /// Moves the pointer down to `addr`, keeping the statistics.
     fn lower_to(&mut self, addr: usize) {
-        let ptr = self.ptr.get();
+        // SAFETY: `&mut self`: no reference into the region is alive.
+        unsafe { self.lower_to_unchecked(addr) }
+    }
+
+    /// Moves the pointer down to `addr` through `&self`, keeping the statistics: the one
+    /// place that lowers the top of the arena (`high`, `dirty` and the statistics stay true).
+    ///
+    /// # Safety
+    /// `addr` must lie in `[base, ptr]`, and no reference may cover any byte of
+    /// `[addr, ptr)`: every block handed out there must be dead.
+    pub(crate) unsafe fn lower_to_unchecked(&self, addr: usize) {
+        let ptr = self.ptr_addr();
+        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= ptr);
         self.high.set(self.high.get().max(ptr));
         self.dirty.set(self.dirty.get().max(ptr));
-        self.ptr.set(addr);
+        self.set_ptr_addr(addr);
     }
 
     /// Moves the bump pointer back to [`base`](Self::base): the whole region can be handed
@@ -108,7 +120,7 @@ impl Mallocator {
     pub fn reset_zeroed(&mut self) -> Result<(), Error> {
         let base = self.base().as_ptr() as usize;
         // Decommitted pages read as zero once committed again: only committed ones count.
-        let dirty = self.dirty.get().max(self.ptr.get()).min(self.end.get()) - base;
+        let dirty = self.dirty.get().max(self.ptr_addr()).min(self.end.get()) - base;
         if dirty != 0
             && let Some(protection) = self.prots.first_lacking(0, dirty, Protection::is_writable)
         {
@@ -178,7 +190,7 @@ impl Mallocator {
         }
         let base = self.base().as_ptr() as usize;
         let page = crate::page_size();
-        let keep = (self.ptr.get() - base).next_multiple_of(page);
+        let keep = (self.ptr_addr() - base).next_multiple_of(page);
         let committed = self.committed();
         if keep < committed {
             // SAFETY: `[keep, committed)` lies above the bump pointer, where no reference
@@ -217,7 +229,7 @@ impl Mallocator {
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             base: self.base().as_ptr() as usize,
-            ptr: self.ptr.get(),
+            ptr: self.ptr_addr(),
         }
     }
 
@@ -229,15 +241,16 @@ impl Mallocator {
     /// lies above the current pointer (taken before a reset or an earlier rewind);
     /// nothing changes then.
     pub fn rewind(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
-        if checkpoint.base != self.base().as_ptr() as usize || checkpoint.ptr > self.ptr.get() {
+        if checkpoint.base != self.base().as_ptr() as usize || checkpoint.ptr > self.ptr_addr() {
             return Err(Error::InvalidCheckpoint);
         }
         self.lower_to(checkpoint.ptr);
         Ok(())
     }
 
-    /// Runs `f` with the arena, then rewinds to where it was: a scratch scope. Blocks
-    /// made inside cannot leave it, so none outlives the rewind:
+    /// Runs `f` with a [`Scope`](crate::Scope) of the arena, then rewinds to where it
+    /// was: a scratch scope. Blocks made inside cannot leave it, so none outlives the
+    /// rewind; scopes nest ([`Scope::scope`](crate::Scope::scope)).
     ///
     /// ```
     /// # let mut m = vmallocator::Mallocator::new()?;
@@ -248,13 +261,11 @@ impl Mallocator {
     ///
     /// ```compile_fail
     /// # let mut m = vmallocator::Mallocator::new()?;
-    /// let escaped = m.scope(|m| m.alloc_bytes(b"x").unwrap()); // error: borrow escapes
+    /// // error: lifetime may not live long enough (the block would escape)
+    /// let escaped = m.scope(|m| m.alloc_bytes(b"x").unwrap());
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
-    pub fn scope<R>(&mut self, f: impl FnOnce(&Self) -> R) -> R {
-        let start = self.ptr.get();
-        let result = f(self);
-        self.lower_to(start);
-        result
+    pub fn scope<R>(&mut self, f: impl FnOnce(&mut crate::Scope<'_>) -> R) -> R {
+        self.as_scope().scope(f)
     }
 }
