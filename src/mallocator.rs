@@ -22,7 +22,11 @@ use crate::region::Region;
 use crate::text::{self, CharWidth};
 use crate::{Builder, Error, HugePages, Protection, hex};
 
+#[cfg(feature = "allocator-api2")]
+mod alloc_api;
+mod foreign;
 mod reuse;
+mod typed;
 
 pub use reuse::Checkpoint;
 

@@ -67,7 +67,19 @@ impl Mallocator {
 
     /// Moves the pointer down to `addr`, keeping the statistics.
     fn lower_to(&mut self, addr: usize) {
+        // SAFETY: `&mut self`: no reference into the region is alive.
+        unsafe { self.lower_to_unchecked(addr) }
+    }
+
+    /// The one primitive that moves the pointer down: to `addr`, keeping `high` (the
+    /// statistics) and `dirty` (what still reads as zero) true.
+    ///
+    /// # Safety
+    /// `addr` lies in `[base, ptr]`, and no reference into `[addr, ptr)` is used after
+    /// the call: those bytes will be handed out again.
+    pub(super) unsafe fn lower_to_unchecked(&self, addr: usize) {
         let ptr = self.ptr.get();
+        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= ptr);
         self.high.set(self.high.get().max(ptr));
         self.dirty.set(self.dirty.get().max(ptr));
         self.ptr.set(addr);
