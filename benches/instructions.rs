@@ -141,7 +141,10 @@ fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
         "ours_mixed_layout" => ours_mixed_layout(&m, black_box(layouts)),
         "ours_mixed_alloc" => ours_mixed_alloc(&m, black_box(sizes)),
         "bumpalo_mixed" => bumpalo_mixed(&b, black_box(layouts)),
-        other => panic!("unknown kernel {other:?}; known: {KERNELS:?}"),
+        other => assert!(
+            run_typed(other, &m, &b),
+            "unknown kernel {other:?}; known: {KERNELS:?} {TYPED_KERNELS:?}"
+        ),
     }
     // Every kernel fits in the one chunk it started with: no slow path was counted.
     assert_eq!(b.allocated_bytes(), chunk_bytes, "{kernel}: bumpalo grew");
@@ -162,11 +165,11 @@ fn main() {
         .collect();
     if args.iter().any(|a| a == "--list") {
         println!("N={N}");
-        for k in KERNELS {
+        for k in KERNELS.iter().chain(TYPED_KERNELS) {
             println!("{k}");
         }
     } else if named.is_empty() {
-        for k in KERNELS {
+        for k in KERNELS.iter().chain(TYPED_KERNELS) {
             run(k, &sizes, &layouts);
         }
         println!("instructions: all kernels ran; count them with scripts/instructions.sh");
@@ -175,4 +178,50 @@ fn main() {
             run(k, &sizes, &layouts);
         }
     }
+}
+
+// ---- Typed single values: `Mallocator::alloc_value` against bumpalo's `alloc`. ----
+
+/// A 24-byte value, 8-byte aligned.
+#[derive(Clone, Copy)]
+struct Rec24 {
+    a: u64,
+    b: u64,
+    c: u64,
+}
+
+#[inline(never)]
+fn ours_u64_value(m: &Mallocator, n: usize) {
+    for i in 0..n as u64 {
+        black_box(NonNull::from(m.alloc_value(i).expect("fits")));
+    }
+}
+
+#[inline(never)]
+fn ours_rec24_value(m: &Mallocator, n: usize) {
+    for i in 0..n as u64 {
+        let r = Rec24 { a: i, b: i, c: i };
+        black_box(NonNull::from(m.alloc_value(r).expect("fits")));
+    }
+}
+
+#[inline(never)]
+fn bumpalo_rec24(b: &Bump, n: usize) {
+    for i in 0..n as u64 {
+        let r = Rec24 { a: i, b: i, c: i };
+        black_box(NonNull::from(b.alloc(r)));
+    }
+}
+
+const TYPED_KERNELS: &[&str] = &["ours_u64_value", "ours_rec24_value", "bumpalo_rec24"];
+
+/// Runs a typed kernel; `false` for a name that is not one.
+fn run_typed(kernel: &str, m: &Mallocator, b: &Bump) -> bool {
+    match kernel {
+        "ours_u64_value" => ours_u64_value(m, black_box(N)),
+        "ours_rec24_value" => ours_rec24_value(m, black_box(N)),
+        "bumpalo_rec24" => bumpalo_rec24(b, black_box(N)),
+        _ => return false,
+    }
+    true
 }

@@ -90,11 +90,56 @@ impl Mallocator {
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
-    /// Types that need `Drop` are refused at compile time (see the module docs):
+    /// The reference borrows the arena, so it cannot outlive it, nor a reset, a rewind or a
+    /// protection change, which take `&mut self`:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0597
+    /// let r = {
+    ///     let m = vmallocator::Mallocator::new().unwrap();
+    ///     m.alloc_value(1u64).unwrap()
+    /// }; // error: `m` dropped while still borrowed
+    /// ```
+    ///
+    /// ```compile_fail,E0502
+    /// let mut m = vmallocator::Mallocator::new()?;
+    /// let v = m.alloc_value(1u64)?;
+    /// m.reset();
+    /// *v = 2; // error: `v` outlives the reset
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// ```compile_fail,E0502
+    /// let mut m = vmallocator::Mallocator::new()?;
+    /// let cp = m.checkpoint();
+    /// let v = m.alloc_slice_copy(&[1u32, 2])?;
+    /// m.rewind(cp)?;
+    /// v[0] = 3; // error: `v` outlives the rewind
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// ```compile_fail,E0502
+    /// use vmallocator::{Mallocator, Protection};
+    /// let mut m = Mallocator::new()?;
+    /// let v = m.alloc_value(1u64)?;
+    /// m.set_protection(Protection::READ)?;
+    /// *v = 2; // error: `v` outlives the protection change
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// Types that need `Drop` are refused at compile time (see the module docs of the
+    /// crate's README, "Typed values and collections"):
+    ///
+    /// ```compile_fail,E0080
     /// # let m = vmallocator::Mallocator::new()?;
     /// let s = m.alloc_value(String::from("leaks"))?; // error: needs a destructor
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// ```
+    /// use std::mem::ManuallyDrop;
+    /// # let m = vmallocator::Mallocator::new()?;
+    /// let s = m.alloc_value(ManuallyDrop::new(String::from("leaked on purpose")))?;
+    /// assert_eq!(s.len(), 16);
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
