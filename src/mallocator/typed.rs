@@ -139,7 +139,7 @@ impl Mallocator {
     /// use std::mem::ManuallyDrop;
     /// # let m = vmallocator::Mallocator::new()?;
     /// let s = m.alloc_value(ManuallyDrop::new(String::from("leaked on purpose")))?;
-    /// assert_eq!(s.len(), 16);
+    /// assert_eq!(s.len(), 17);
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
