@@ -46,7 +46,11 @@ fn vec_of_a_million_pushes_matches_std() {
     assert!(m.used() <= ours.capacity() * 8 + 64, "used {}", m.used());
     ours.truncate(n / 2);
     ours.shrink_to_fit();
-    assert_eq!(m.used(), ours.capacity() * 8, "shrinking the last block gives back");
+    assert_eq!(
+        m.used(),
+        ours.capacity() * 8,
+        "shrinking the last block gives back"
+    );
     drop(ours);
     assert_eq!(m.used(), 0, "dropping the last block gives it back");
 }
@@ -59,7 +63,9 @@ fn hash_map_of_a_million_inserts_matches_std() {
     let mut std_map = StdMap::new();
     let mut x = 1u64;
     for i in 0..n as u64 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let key = x >> 16;
         assert_eq!(ours.insert(key, i), std_map.insert(key, i));
     }
@@ -132,7 +138,10 @@ fn growth_into_a_read_only_page_fails_and_keeps_the_vec() {
     let (addr, used, committed) = (v.as_ptr(), m.used(), m.committed());
     // In place would reach the read-only page, and so would a copy above it.
     assert!(v.try_reserve_exact(page + 1).is_err());
-    assert_eq!((v.as_ptr(), m.used(), m.committed()), (addr, used, committed));
+    assert_eq!(
+        (v.as_ptr(), m.used(), m.committed()),
+        (addr, used, committed)
+    );
     assert!(v.iter().enumerate().all(|(i, &b)| b == i as u8));
     // Up to the read-only page still works, in place.
     v.try_reserve_exact(page).unwrap();
@@ -147,7 +156,10 @@ fn out_of_memory_is_an_error_and_changes_nothing() {
     let (used, high) = (m.used(), m.high_water_mark());
     assert!(v.try_reserve_exact(2 * page_size()).is_err());
     assert_eq!((m.used(), m.high_water_mark()), (used, high));
-    assert!((&m).allocate(Layout::from_size_align(1, 1 << 20).unwrap()).is_err());
+    assert!(
+        (&m).allocate(Layout::from_size_align(1, 1 << 20).unwrap())
+            .is_err()
+    );
     assert_eq!(m.used(), used);
 }
 

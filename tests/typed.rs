@@ -89,11 +89,14 @@ fn slices() {
         m.alloc_slice_fill_iter((1..=4u8).rev()).unwrap(),
         [4, 3, 2, 1]
     );
-    let v = m.alloc_slice_copy(&[Rec24 {
-        a: 5,
-        b: 0.0,
-        c: [0; 4],
-    }; 3])
+    let v = m
+        .alloc_slice_copy(
+            &[Rec24 {
+                a: 5,
+                b: 0.0,
+                c: [0; 4],
+            }; 3],
+        )
         .unwrap();
     assert_eq!(v.as_ptr() as usize % 8, 0);
     assert_eq!(v[2].a, 5);
@@ -127,7 +130,12 @@ fn zeroed_blocks_read_zero_after_reuse() {
     m.alloc_slice_fill_copy(64, 0xffu8).unwrap();
     m.reset(); // the bytes stay 0xff
     assert_eq!(m.alloc_zeroed::<[u64; 4]>().unwrap(), &[0; 4]);
-    assert!(m.alloc_slice_zeroed::<u8>(32).unwrap().iter().all(|&b| b == 0));
+    assert!(
+        m.alloc_slice_zeroed::<u8>(32)
+            .unwrap()
+            .iter()
+            .all(|&b| b == 0)
+    );
     // Fresh memory above everything written: zero without being written.
     let fresh = m.alloc_slice_zeroed::<u32>(100).unwrap();
     assert!(fresh.iter().all(|&x| x == 0));
@@ -176,12 +184,12 @@ fn strings() {
         m.alloc_cstr([1u8, 2, 0, 3]),
         Err(Error::InteriorNul { offset: 2 })
     );
-    assert_eq!(
-        m.alloc_utf16("a𝄞").unwrap(),
-        [0x61, 0xd834, 0xdd1e, 0]
-    );
+    assert_eq!(m.alloc_utf16("a𝄞").unwrap(), [0x61, 0xd834, 0xdd1e, 0]);
     assert_eq!(m.alloc_utf32("a𝄞").unwrap(), [0x61, 0x1d11e, 0]);
-    assert_eq!(m.alloc_utf16_units(&[0xd800, 0x41]).unwrap(), [0xd800, 0x41, 0]);
+    assert_eq!(
+        m.alloc_utf16_units(&[0xd800, 0x41]).unwrap(),
+        [0xd800, 0x41, 0]
+    );
     assert_eq!(m.alloc_utf16_units(&[]).unwrap(), [0]);
     assert_eq!(
         m.alloc_utf16_units(&[5, 6, 0]),
@@ -213,19 +221,34 @@ fn every_call_fails(m: &Mallocator, expect: impl Fn(&Error) -> bool) {
     let results: Vec<(&str, Error)> = vec![
         ("alloc_value", m.alloc_value([0u8; 1 << 16]).unwrap_err()),
         ("alloc_with", m.alloc_with(|| [0u64; 1 << 13]).unwrap_err()),
-        ("alloc_zeroed", m.alloc_zeroed::<[u8; 1 << 16]>().unwrap_err()),
-        ("alloc_slice_zeroed", m.alloc_slice_zeroed::<u8>(n).unwrap_err()),
+        (
+            "alloc_zeroed",
+            m.alloc_zeroed::<[u8; 1 << 16]>().unwrap_err(),
+        ),
+        (
+            "alloc_slice_zeroed",
+            m.alloc_slice_zeroed::<u8>(n).unwrap_err(),
+        ),
         ("alloc_slice_copy", m.alloc_slice_copy(&big).unwrap_err()),
         ("alloc_slice_clone", m.alloc_slice_clone(&big).unwrap_err()),
         ("fill_copy", m.alloc_slice_fill_copy(n, 1u8).unwrap_err()),
         ("fill_clone", m.alloc_slice_fill_clone(n, &1u8).unwrap_err()),
-        ("fill_with", m.alloc_slice_fill_with(n, |_| 1u8).unwrap_err()),
-        ("fill_iter", m.alloc_slice_fill_iter(big.iter().copied()).unwrap_err()),
+        (
+            "fill_with",
+            m.alloc_slice_fill_with(n, |_| 1u8).unwrap_err(),
+        ),
+        (
+            "fill_iter",
+            m.alloc_slice_fill_iter(big.iter().copied()).unwrap_err(),
+        ),
         ("alloc_str_copy", m.alloc_str_copy(&text).unwrap_err()),
         ("alloc_cstr", m.alloc_cstr(&text).unwrap_err()),
         ("alloc_utf16", m.alloc_utf16(&text).unwrap_err()),
         ("alloc_utf32", m.alloc_utf32(&text).unwrap_err()),
-        ("alloc_utf16_units", m.alloc_utf16_units(&big16).unwrap_err()),
+        (
+            "alloc_utf16_units",
+            m.alloc_utf16_units(&big16).unwrap_err(),
+        ),
     ];
     for (name, err) in results {
         assert!(expect(&err), "{name}: unexpected {err:?}");
@@ -250,7 +273,10 @@ fn out_of_memory_changes_nothing() {
     ));
     assert_eq!(state(&m), before);
     // Zero-sized types fit any number of times.
-    assert_eq!(m.alloc_slice_zeroed::<()>(usize::MAX).unwrap().len(), usize::MAX);
+    assert_eq!(
+        m.alloc_slice_zeroed::<()>(usize::MAX).unwrap().len(),
+        usize::MAX
+    );
 }
 
 #[test]

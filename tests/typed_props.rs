@@ -93,7 +93,10 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     m.protect(4 * page..5 * page, Protection::READ).unwrap();
-    let (base, limit) = (m.base().as_ptr() as usize, m.base().as_ptr() as usize + m.size());
+    let (base, limit) = (
+        m.base().as_ptr() as usize,
+        m.base().as_ptr() as usize + m.size(),
+    );
     let m = &m;
     let mut held: Vec<Held> = Vec::new();
     #[cfg(feature = "allocator-api2")]
@@ -104,7 +107,9 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Value(v) => m.alloc_value(v).map(|r| Some(Held::U64(r, v))),
             Op::Slice(v) => m.alloc_slice_copy(&v).map(|s| Some(Held::U32s(s, v))),
             Op::FillWith(n) => {
-                let want: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+                let want: Vec<u32> = (0..n as u32)
+                    .map(|i| i.wrapping_mul(2_654_435_761))
+                    .collect();
                 m.alloc_slice_fill_with(n as usize, |i| want[i])
                     .map(|s| Some(Held::U32s(s, want)))
             }
@@ -120,9 +125,9 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Utf16(s) => m
                 .alloc_utf16(&s)
                 .map(|w| Some(Held::U16s(w, with_nul(s.encode_utf16().collect())))),
-            Op::Utf32(s) => m.alloc_utf32(&s).map(|w| {
-                Some(Held::U32s(w, with_nul(s.chars().map(u32::from).collect())))
-            }),
+            Op::Utf32(s) => m
+                .alloc_utf32(&s)
+                .map(|w| Some(Held::U32s(w, with_nul(s.chars().map(u32::from).collect())))),
             #[cfg(feature = "allocator-api2")]
             Op::Push(n) => {
                 let cap = vec.capacity();
@@ -160,7 +165,9 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                 prop_assert!(
                     matches!(
                         e,
-                        Error::OutOfMemory { .. } | Error::NotWritable { .. } | Error::InteriorNul { .. }
+                        Error::OutOfMemory { .. }
+                            | Error::NotWritable { .. }
+                            | Error::InteriorNul { .. }
                     ),
                     "{:?}",
                     e

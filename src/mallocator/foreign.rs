@@ -170,7 +170,10 @@ impl Mallocator {
         let block = self.uninit::<u16>(len + 1)?;
         // Zeroes after the units: the terminator, and whatever `encode_wide` might not
         // yield a second time, so the zip covers the whole block.
-        for (slot, unit) in block.iter_mut().zip(s.encode_wide().chain(core::iter::repeat(0))) {
+        for (slot, unit) in block
+            .iter_mut()
+            .zip(s.encode_wide().chain(core::iter::repeat(0)))
+        {
             slot.write(unit);
         }
         // SAFETY: every unit was just written.

@@ -19,6 +19,9 @@ use core::slice;
 use super::Mallocator;
 use crate::{Error, Zeroable};
 
+/// The smallest page size of the platforms the crate supports.
+const MIN_PAGE: usize = 4096;
+
 /// Refuses, at compile time, types whose destructor the arena would never run.
 macro_rules! assert_no_drop {
     ($t:ty) => {
@@ -48,6 +51,29 @@ impl Mallocator {
         } else {
             self.bump_checked(size, align)
         }
+    }
+
+    /// [`bump_array`](Self::bump_array) for one value: for types smaller than a page, the
+    /// end of the block cannot overflow, so the hot path has no overflow test. The bump
+    /// pointer never passes the region's end, a multiple of the page size at or below
+    /// `usize::MAX + 1 - page`, so `ptr + (align - 1) + size <= usize::MAX` whenever
+    /// `size + align <= MIN_PAGE <= page`.
+    #[inline(always)]
+    fn bump_one<T>(&self) -> Result<usize, Error> {
+        let (size, align) = (size_of::<T>(), align_of::<T>());
+        if size + align > MIN_PAGE || !self.all_writable {
+            return self.bump_array::<T>(1);
+        }
+        debug_assert!(crate::page_size() >= MIN_PAGE);
+        let mask = align - 1;
+        let ptr = self.ptr.get();
+        // No overflow: see above (and checked in debug builds).
+        let new = ((ptr + mask) & !mask) + size;
+        if new > self.end.get() {
+            return self.grow(size, align);
+        }
+        self.ptr.set(new);
+        Ok(new - size)
     }
 
     /// A fresh block of `len` uninitialised `T`s: bumped past, writable, aligned.
@@ -149,7 +175,7 @@ impl Mallocator {
     #[inline]
     pub fn alloc_value<T>(&self, value: T) -> Result<&mut T, Error> {
         assert_no_drop!(T);
-        let addr = self.bump_array::<T>(1)?;
+        let addr = self.bump_one::<T>()?;
         // SAFETY: a block for one `T`, just bumped past.
         let slot = unsafe { self.at_typed::<T>(addr) };
         Ok(slot.write(value))
@@ -185,7 +211,7 @@ impl Mallocator {
     #[inline]
     pub fn alloc_with<T>(&self, f: impl FnOnce() -> T) -> Result<&mut T, Error> {
         assert_no_drop!(T);
-        let addr = self.bump_array::<T>(1)?;
+        let addr = self.bump_one::<T>()?;
         // SAFETY: a block for one `T`, just bumped past.
         let slot = unsafe { self.at_typed::<T>(addr) };
         Ok(slot.write(f()))
