@@ -2,8 +2,6 @@
 //! failure paths (out of memory, a non-writable page, interior NUL, overflow), after which
 //! the arena must be exactly as it was.
 
-use std::ffi::CStr;
-
 use vmallocator::{Error, Mallocator, Protection, Zeroable, page_size};
 
 /// What a failed call must leave unchanged.
@@ -201,7 +199,7 @@ fn strings() {
     {
         use std::os::unix::ffi::OsStrExt;
         let os = std::ffi::OsStr::from_bytes(b"not \xff utf-8");
-        let c: &CStr = m.alloc_os_str(os).unwrap();
+        let c: &std::ffi::CStr = m.alloc_os_str(os).unwrap();
         assert_eq!(c.to_bytes(), b"not \xff utf-8");
         assert_eq!(
             m.alloc_os_str(std::ffi::OsStr::from_bytes(b"x\0")),
