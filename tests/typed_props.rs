@@ -17,8 +17,8 @@ enum Op {
     CStr(String),
     Utf16(String),
     Utf32(String),
-    /// Push onto the arena `Vec` (`allocator_api2`), growing it in place when it is last.
-    #[cfg(feature = "allocator-api2")]
+    /// Push onto the arena `Vec` (`allocator_api2`), growing it in place when it is last;
+    /// without the `allocator-api2` feature, a filled slice of that length.
     Push(u16),
 }
 
@@ -33,7 +33,6 @@ fn op() -> impl Strategy<Value = Op> {
         text.prop_map(Op::CStr),
         text.prop_map(Op::Utf16),
         text.prop_map(Op::Utf32),
-        #[cfg(feature = "allocator-api2")]
         (1u16..700).prop_map(Op::Push),
     ]
 }
@@ -147,6 +146,10 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     }
                 }
             }
+            #[cfg(not(feature = "allocator-api2"))]
+            Op::Push(n) => m
+                .alloc_slice_fill_copy(n as usize, n as u32)
+                .map(|s| Some(Held::U32s(s, vec![n as u32; n as usize]))),
         };
         match result {
             Ok(Some(h)) => {

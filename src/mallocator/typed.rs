@@ -3,8 +3,9 @@
 //! Every call here bumps past a block that is checked writable first (the write helpers'
 //! [`bump_writable`](Mallocator::bump_writable) rule), then initialises the whole block
 //! before handing out a reference: no safe view ever covers bytes the crate did not write
-//! (DECISIONS 2). The `unsafe` is three operations, each in a helper below: a block as
-//! `[MaybeUninit<T>]`, that block as `[T]` once written, and a bulk copy.
+//! (the crate's initialised-bytes rule). The `unsafe` is a few operations, each next to the
+//! reason it holds: a fresh block as `&mut MaybeUninit<T>` or `[MaybeUninit<T>]`, that block
+//! as `[T]` once written, a bulk copy and a bulk zeroing.
 //!
 //! **Destructors.** The arena never runs them: reset, rewind and scope exit move the
 //! pointer without knowing what lies below it, and memory handed to foreign code has no
