@@ -214,7 +214,33 @@ fn bumpalo_rec24(b: &Bump, n: usize) {
     }
 }
 
-const TYPED_KERNELS: &[&str] = &["ours_u64_value", "ours_rec24_value", "bumpalo_rec24"];
+/// `n` pushes onto a `Vec` with the arena as its allocator (grown in place, the last block).
+#[inline(never)]
+fn ours_vec_push(m: &Mallocator, n: usize) {
+    let mut v = allocator_api2::vec::Vec::new_in(m);
+    for i in 0..n as u64 {
+        v.push(i);
+    }
+    black_box(&v);
+}
+
+/// `n` pushes onto bumpalo's `Vec`.
+#[inline(never)]
+fn bumpalo_vec_push(b: &Bump, n: usize) {
+    let mut v = bumpalo::collections::Vec::new_in(b);
+    for i in 0..n as u64 {
+        v.push(i);
+    }
+    black_box(&v);
+}
+
+const TYPED_KERNELS: &[&str] = &[
+    "ours_u64_value",
+    "ours_rec24_value",
+    "bumpalo_rec24",
+    "ours_vec_push",
+    "bumpalo_vec_push",
+];
 
 /// Runs a typed kernel; `false` for a name that is not one.
 fn run_typed(kernel: &str, m: &Mallocator, b: &Bump) -> bool {
@@ -222,6 +248,8 @@ fn run_typed(kernel: &str, m: &Mallocator, b: &Bump) -> bool {
         "ours_u64_value" => ours_u64_value(m, black_box(N)),
         "ours_rec24_value" => ours_rec24_value(m, black_box(N)),
         "bumpalo_rec24" => bumpalo_rec24(b, black_box(N)),
+        "ours_vec_push" => ours_vec_push(m, black_box(N)),
+        "bumpalo_vec_push" => bumpalo_vec_push(b, black_box(N)),
         _ => return false,
     }
     true

@@ -66,11 +66,12 @@ printf '%-14s %14s\n' "loop_only" "$(per_alloc loop_only)"
 echo
 echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align)."
 
-# Typed single values: Mallocator::alloc_value(v) against bumpalo's alloc(v).
+# Typed single values: Mallocator::alloc_value(v) against bumpalo's alloc(v); and one
+# u64 push onto a Vec (allocator_api2's with the arena, bumpalo's collections Vec).
 echo
-printf '%-14s %14s %10s  %s\n' "typed value" "alloc_value" bumpalo verdict
+printf '%-14s %14s %10s  %s\n' "typed value" ours bumpalo verdict
 printf '%-14s %14s %10s  %s\n' ----------- ----------- ------- -------
-for shape in u64:u64_value:u64 "24-byte:rec24_value:rec24"; do
+for shape in u64:u64_value:u64 "24-byte:rec24_value:rec24" "Vec push:vec_push:vec_push"; do
     IFS=: read -r name ours_k bump_k <<<"$shape"
     ours=$(per_alloc "ours_${ours_k}")
     bump=$(per_alloc "bumpalo_${bump_k}")
