@@ -31,6 +31,7 @@ import platform
 import re
 import subprocess
 import sys
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -165,8 +166,11 @@ def draw(name, cases, footer, path):
 
     keys = cases_in_order(cases)
     heights = [len(cases[k]) + 1.2 for k in keys]
+    footer = textwrap.fill(footer, 165)
+    footer_in = 0.13 * (footer.count("\n") + 1) + 0.05
+    fig_height = 0.42 * sum(heights) + 0.8 + footer_in
     fig, axes = plt.subplots(
-        len(keys), 1, figsize=(9, 0.42 * sum(heights) + 0.9),
+        len(keys), 1, figsize=(9, fig_height),
         gridspec_kw={"height_ratios": heights}, squeeze=False,
     )
     for ax, key in zip(axes[:, 0], keys):
@@ -187,7 +191,7 @@ def draw(name, cases, footer, path):
         ax.tick_params(axis="x", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
     fig.text(0.01, 0.005, footer, fontsize=7, color="#555555", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, footer_in / fig_height, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -199,7 +203,8 @@ def command(*args):
         return "unknown"
 
 
-def machine():
+def machine(newest):
+    """The machine and compiler (as they are now) and the time of the newest result."""
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -213,7 +218,9 @@ def machine():
         "cores": str(os.cpu_count()),
         "kernel": f"{platform.system()} {platform.release()}",
         "rustc": command("rustc", "-V"),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
     }
 
 
@@ -229,7 +236,7 @@ def write_markdown(figures, written, info, note):
         f"- CPU: {info['cpu']} ({info['cores']} logical cores)",
         f"- Kernel: {info['kernel']}",
         f"- Compiler: {info['rustc']}",
-        f"- Date: {info['date']}",
+        f"- Measured: {info['date']}",
     ]
     if note:
         lines.append(f"- Conditions: {note}")
@@ -261,7 +268,7 @@ def main():
     figures = load(since)
     if not figures:
         sys.exit(f"figures.py: no criterion results under {TARGET / 'criterion'}")
-    info = machine()
+    info = machine(max(r.mtime for f in figures.values() for rs in f.values() for r in rs))
     footer = f"{info['cpu']}, {info['kernel']}, {info['rustc']}, {info['date']}"
     if args.note:
         footer += f" ({args.note})"
