@@ -59,7 +59,8 @@ def ensure_matplotlib():
     if not python.exists():
         print(f"figures.py: installing matplotlib into {venv}", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "matplotlib"], check=True)
+    if subprocess.run([str(python), "-c", "import matplotlib"], capture_output=True).returncode:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "matplotlib"], check=True)
     env = dict(os.environ, VMALLOCATOR_FIGURES_VENV="1")
     os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)
 
