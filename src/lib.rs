@@ -10,6 +10,7 @@ mod placement;
 mod protect;
 mod protection;
 mod region;
+mod sync;
 mod sys;
 mod text;
 
@@ -18,4 +19,7 @@ pub use error::{Error, HexErrorKind};
 pub use mallocator::{Checkpoint, Mallocator};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
+pub use sync::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_SHARED_RESERVE, Local, SharedArena, SharedBuilder, SharedCode,
+};
 pub use text::CharWidth;
