@@ -141,7 +141,7 @@ fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
         "ours_mixed_layout" => ours_mixed_layout(&m, black_box(layouts)),
         "ours_mixed_alloc" => ours_mixed_alloc(&m, black_box(sizes)),
         "bumpalo_mixed" => bumpalo_mixed(&b, black_box(layouts)),
-        other if sync_kernels::run(other, &layouts) => {}
+        other if sync_kernels::run(other, layouts) => {}
         other => panic!("unknown kernel {other:?}; known: {KERNELS:?}"),
     }
     // Every kernel fits in the one chunk it started with: no slow path was counted.

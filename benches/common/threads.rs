@@ -69,6 +69,6 @@ pub fn touch(p: *mut u8) {
 pub fn prefault(p: *mut u8, len: usize) {
     for off in (0..len).step_by(4096) {
         // SAFETY: inside a committed, writable block of `len` bytes the caller owns.
-        unsafe { p.add(off).write(0) };
+        unsafe { p.wrapping_add(off).write(0) };
     }
 }

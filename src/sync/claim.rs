@@ -53,7 +53,7 @@ pub(crate) struct Claim {
 impl Claim {
     /// The state of a region at `base` of `len` bytes whose first `committed` are committed.
     pub(crate) fn new(base: usize, len: usize, committed: usize, step: usize) -> Self {
-        debug_assert!(committed <= len && step > 0 && base % LINE == 0);
+        debug_assert!(committed <= len && step > 0 && base.is_multiple_of(LINE));
         Claim {
             cursor: AtomicUsize::new(0),
             committed: AtomicUsize::new(committed),
