@@ -66,6 +66,15 @@ fn options() -> Options {
     o
 }
 
+/// Allocates the whole table once and resets, so the chunk bumpalo keeps is faulted in
+/// (a reset keeps the newest chunk).
+fn warm(b: &mut Bump, table: &[Layout]) {
+    for &l in table {
+        touch(b.alloc_layout(l).as_ptr());
+    }
+    b.reset();
+}
+
 const ROWS: &[&str] = &[
     "arithmetic (ideal)",
     "SharedArena local()",
@@ -135,13 +144,8 @@ fn round(
         4 => timed(
             threads,
             |_| {
-                let b = Bump::with_capacity(per_thread);
-                prefault(
-                    b.alloc_slice_fill_copy(per_thread - 4096, 0u8).as_mut_ptr(),
-                    per_thread - 4096,
-                );
-                let mut b = b;
-                b.reset();
+                let mut b = Bump::with_capacity(per_thread);
+                warm(&mut b, table);
                 b
             },
             |b| {
@@ -151,10 +155,10 @@ fn round(
             },
         ),
         _ => {
-            let b = Bump::with_capacity(per_thread * threads);
-            let len = per_thread * threads - 4096;
-            prefault(b.alloc_slice_fill_copy(len, 0u8).as_mut_ptr(), len);
-            let mut b = b;
+            let mut b = Bump::with_capacity(per_thread * threads);
+            for &l in table.iter().cycle().take(table.len() * threads) {
+                touch(b.alloc_layout(l).as_ptr());
+            }
             b.reset();
             let shared = Mutex::new(b);
             timed(

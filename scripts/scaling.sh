@@ -6,7 +6,8 @@
 # Usage: scripts/scaling.sh [--build-only] [-- scaling arguments, e.g. --threads 1,2]
 # On the other machine (x86_64 Linux, glibc >= 2.34; no Rust needed):
 #   ./scaling-kit/scaling --csv scaling.csv
-# and back here: python3 scripts/scaling_plot.py scaling.csv scaling.png
+# and back here: python3 scripts/scaling_plot.py scaling.csv scaling.png (PYTHON picks the
+# interpreter that has matplotlib, for this script too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_only=0
@@ -31,5 +32,5 @@ cp scripts/scaling_plot.py scaling-kit/
 echo "scaling-kit/scaling ready ($(du -h scaling-kit/scaling | cut -f1))"
 [ "$build_only" = 1 ] && exit 0
 ./scaling-kit/scaling --csv scaling-kit/scaling.csv "${args[@]}"
-python3 scripts/scaling_plot.py scaling-kit/scaling.csv scaling-kit/scaling.png \
+"${PYTHON:-python3}" scripts/scaling_plot.py scaling-kit/scaling.csv scaling-kit/scaling.png \
     "Scaling, $(nproc) CPUs: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)"
