@@ -90,6 +90,7 @@ fn round(
     threads: usize,
     table: &[Layout],
     arena: &mut Option<SharedArena>,
+    bumps: &mut Vec<Mutex<Bump>>,
 ) -> Duration {
     let per_thread: usize = table.iter().map(|l| l.size() + 8).sum::<usize>() + (256 << 10);
     match row {
@@ -141,26 +142,40 @@ fn round(
                 )
             }
         }
-        4 => timed(
-            threads,
-            |_| {
+        4 => {
+            // One Bump per thread, made and faulted in once per row, reset between rounds,
+            // as the arena rows do.
+            while bumps.len() < threads {
                 let mut b = Bump::with_capacity(per_thread);
                 warm(&mut b, table);
-                b
-            },
-            |b| {
-                for &l in table {
+                bumps.push(Mutex::new(b));
+            }
+            let bumps = &*bumps;
+            timed(
+                threads,
+                |t| {
+                    let mut b = bumps[t].lock().unwrap();
+                    b.reset();
+                    b
+                },
+                |b| {
+                    for &l in table {
+                        touch(b.alloc_layout(l).as_ptr());
+                    }
+                },
+            )
+        }
+        _ => {
+            if bumps.is_empty() {
+                let b = Bump::with_capacity(per_thread * 16);
+                for &l in table.iter().cycle().take(table.len() * 16) {
                     touch(b.alloc_layout(l).as_ptr());
                 }
-            },
-        ),
-        _ => {
-            let mut b = Bump::with_capacity(per_thread * threads);
-            for &l in table.iter().cycle().take(table.len() * threads) {
-                touch(b.alloc_layout(l).as_ptr());
+                bumps.push(Mutex::new(b));
             }
+            let mut b = bumps[0].lock().unwrap();
             b.reset();
-            let shared = Mutex::new(b);
+            let shared = Mutex::new(&mut *b);
             timed(
                 threads,
                 |_| (),
@@ -200,9 +215,10 @@ fn main() {
         print!("{name:<28}");
         let mut base = None;
         let mut arena = None;
+        let mut bumps = Vec::new();
         for &t in &o.threads {
             let mut times: Vec<Duration> = (0..o.rounds)
-                .map(|_| round(row, t, &table, &mut arena))
+                .map(|_| round(row, t, &table, &mut arena, &mut bumps))
                 .collect();
             times.sort();
             let median = times[times.len() / 2];

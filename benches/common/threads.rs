@@ -23,7 +23,7 @@ pub fn layouts(n: usize) -> Vec<Layout> {
 
 /// Runs `work(thread)` on `threads` threads started together on a spinning barrier, each
 /// after its `prepare(thread)`, dropping each thread's state after its clock stops; returns the time from release to the last thread's end.
-pub fn timed<S: Send>(
+pub fn timed<S>(
     threads: usize,
     prepare: impl Fn(usize) -> S + Sync,
     work: impl Fn(&mut S) + Sync,
