@@ -15,7 +15,7 @@ mod text;
 
 pub use builder::{Builder, DEFAULT_COMMIT_STEP, HugePages};
 pub use error::{Error, HexErrorKind};
-pub use mallocator::{Checkpoint, Mallocator};
+pub use mallocator::{Checkpoint, FreeError, Mallocator};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
 pub use text::CharWidth;

@@ -99,7 +99,8 @@ impl Mallocator {
     /// m.alloc_bytes(b"secret")?;
     /// m.reset_zeroed()?;
     /// m.alloc(6, 1)?;
-    /// assert_eq!(m.used_bytes()?, [0; 6]);
+    /// // SAFETY: `reset_zeroed` wrote every byte below the pointer.
+    /// assert_eq!(unsafe { m.used_bytes()?.assume_init_ref() }, [0; 6]);
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
@@ -159,7 +160,9 @@ impl Mallocator {
     /// Gives the committed pages above the bump pointer back to the OS, keeping the
     /// address range reserved; later allocations commit again in steps. **Contents:**
     /// bytes handed out are unchanged; the freed pages read as zero when used again.
-    /// A no-op on regions of explicit huge pages.
+    /// A no-op on regions of explicit huge pages. On [`HugePages::Transparent`] regions the
+    /// committed end stays on a commit-step boundary (2 MiB or a multiple), so later growth
+    /// stays huge-page aligned.
     ///
     /// ```
     /// use vmallocator::Mallocator;
@@ -177,9 +180,17 @@ impl Mallocator {
             return Ok(());
         }
         let base = self.base().as_ptr() as usize;
-        let page = crate::page_size();
-        let keep = (self.ptr.get() - base).next_multiple_of(page);
         let committed = self.committed();
+        // Transparent huge pages are committed in whole steps from a step-aligned base:
+        // keeping the end on a step boundary keeps every later step huge-page aligned.
+        let unit = if self.huge.0 == HugePages::Transparent {
+            self.step
+        } else {
+            crate::page_size()
+        };
+        let keep = (self.ptr.get() - base)
+            .checked_next_multiple_of(unit)
+            .map_or(committed, |k| k.min(committed));
         if keep < committed {
             // SAFETY: `[keep, committed)` lies above the bump pointer, where no reference
             // exists (and `&mut self` rules out any other).
