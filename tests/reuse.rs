@@ -329,3 +329,47 @@ fn transparent_huge_pages_stay_advised_after_decommit_and_trim() {
     assert!(advised(tail), "after trim: {}", vm_flags(tail));
     assert_eq!(m.huge_pages(), HugePages::Transparent);
 }
+
+/// Trim and reset_decommit keep a transparent-huge-page region's committed end on a
+/// commit-step boundary, so every later step stays huge-page aligned.
+#[cfg(target_os = "linux")]
+#[test]
+fn transparent_huge_pages_stay_step_aligned_after_trim() {
+    let mut m = Mallocator::builder()
+        .reserve(16 << 20)
+        .huge_pages(HugePages::Transparent)
+        .build()
+        .unwrap();
+    if m.huge_pages() != HugePages::Transparent {
+        println!(
+            "skipped: transparent huge pages: {:?}",
+            m.huge_pages_fallback()
+        );
+        return;
+    }
+    let step = 2 << 20;
+    assert_eq!(m.base().as_ptr() as usize % step, 0);
+    m.alloc(5 << 20, 1).unwrap();
+    assert_eq!(m.committed(), 6 << 20);
+    m.reset();
+    m.alloc(4096 + 1, 1).unwrap();
+    m.trim().unwrap();
+    assert_eq!(m.committed(), step, "trim left the end off a step");
+    m.alloc(3 << 20, 1).unwrap();
+    assert_eq!(
+        m.committed() % step,
+        0,
+        "growth after trim: {:#x}",
+        m.committed()
+    );
+    assert_eq!(m.committed(), 4 << 20);
+    // A pointer exactly on a step keeps exactly that much.
+    m.reset();
+    m.alloc(step, 1).unwrap();
+    m.trim().unwrap();
+    assert_eq!(m.committed(), step);
+    m.reset_decommit().unwrap();
+    assert_eq!(m.committed(), 0);
+    m.alloc(1, 1).unwrap();
+    assert_eq!(m.committed(), step);
+}
