@@ -587,6 +587,9 @@ impl Mallocator {
     ///
     /// # Errors
     /// [`FreeError`] holding [`Error::Os`] and the arena when the OS refuses.
+    // The arena travels in the error unboxed: boxing it would allocate on a path taken at
+    // the OS's limit on mappings, where allocating may fail too.
+    #[allow(clippy::result_large_err)]
     pub fn free(self) -> Result<(), FreeError> {
         let Mallocator { region, .. } = self;
         match region.release() {

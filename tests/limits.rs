@@ -296,11 +296,10 @@ fn free_at_the_limit_hands_the_arena_back() {
         before,
         "a failed free changed the arena"
     );
+    let used = m.used_bytes().unwrap();
     // SAFETY: written by `alloc_bytes` only.
-    assert_eq!(
-        unsafe { m.used_bytes().unwrap().assume_init_ref() },
-        b"still here"
-    );
+    let used = unsafe { used.assume_init_ref() };
+    assert_eq!(used, b"still here");
     m.alloc_bytes(b"!").unwrap();
     println!("free: failed with munmap ENOMEM, arena handed back intact and usable");
 

@@ -68,5 +68,8 @@ fn call_sequences_match_the_model() {
     println!("{calls} calls in {sequences} sequences, {failures} of them failed");
     assert!(calls >= target || std::env::var_os("VMALLOCATOR_MODEL_SEED").is_some());
     // The sequences must exercise the failure paths, not only the happy ones.
-    assert!(failures * 20 > calls, "only {failures} of {calls} calls failed");
+    assert!(
+        failures * 20 > calls,
+        "only {failures} of {calls} calls failed"
+    );
 }

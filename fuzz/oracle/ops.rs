@@ -209,7 +209,10 @@ impl Harness {
         } else {
             Protection::READ_WRITE
         };
-        let m = b.protection(protection).build().expect("building a small arena");
+        let m = b
+            .protection(protection)
+            .build()
+            .expect("building a small arena");
         assert_eq!(m.size(), n * p);
         assert_eq!(m.used(), 0);
         let model = Model {
@@ -321,7 +324,11 @@ impl State {
         Ok(start)
     }
 
-    fn check_write(&mut self, got: Result<&mut [u8], Error>, want: Result<(usize, Vec<u8>), Error>) {
+    fn check_write(
+        &mut self,
+        got: Result<&mut [u8], Error>,
+        want: Result<(usize, Vec<u8>), Error>,
+    ) {
         let base = self.base;
         match (got, want) {
             (Ok(block), Ok((start, bytes))) => {
@@ -387,7 +394,9 @@ impl State {
                 Err(_) => false,
             },
             Op::Bytes(bytes) => {
-                let want = self.expect_write(bytes.len(), 1).map(|s| (s, bytes.clone()));
+                let want = self
+                    .expect_write(bytes.len(), 1)
+                    .map(|s| (s, bytes.clone()));
                 let ok = want.is_ok();
                 let got = m.alloc_bytes(&bytes);
                 self.check_write(got, want);
@@ -401,8 +410,8 @@ impl State {
                 ok
             }
             Op::Hex(text) => {
-                let want = hex::decode(&text)
-                    .and_then(|b| self.expect_write(b.len(), 1).map(|s| (s, b)));
+                let want =
+                    hex::decode(&text).and_then(|b| self.expect_write(b.len(), 1).map(|s| (s, b)));
                 let ok = want.is_ok();
                 let got = m.alloc_hex(&text);
                 self.check_write(got, want);
@@ -447,7 +456,11 @@ impl State {
                 true
             }
             Op::ResetZeroed => {
-                let dirty = self.model.dirty.max(self.model.used).min(self.model.committed);
+                let dirty = self
+                    .model
+                    .dirty
+                    .max(self.model.used)
+                    .min(self.model.committed);
                 let got = m.reset_zeroed();
                 match self.writable(0, dirty) {
                     Some(protection) if dirty != 0 => {
@@ -532,7 +545,11 @@ impl State {
     fn check_cheap(&self, m: &Mallocator) {
         assert_eq!(m.used(), self.model.used, "pointer");
         assert_eq!(m.committed(), self.model.committed, "committed");
-        assert_eq!(m.high_water_mark(), self.model.high.max(self.model.used), "high-water mark");
+        assert_eq!(
+            m.high_water_mark(),
+            self.model.high.max(self.model.used),
+            "high-water mark"
+        );
         assert_eq!(m.remaining(), self.size() - self.model.used);
     }
 
@@ -551,7 +568,10 @@ impl State {
                 // SAFETY: every byte of the region was written through the helpers or by
                 // `raw`'s fill, or holds the OS's zeroes.
                 let bytes = unsafe { bytes.assume_init_ref() };
-                assert!(bytes == &self.model.mem[..used], "bytes below the pointer differ");
+                assert!(
+                    bytes == &self.model.mem[..used],
+                    "bytes below the pointer differ"
+                );
             }
             Err(Error::NotReadable { .. }) => assert!(!readable),
             Err(e) => panic!("used_bytes: {e:?}"),
