@@ -428,6 +428,22 @@ impl Mallocator {
         unsafe { slice::from_raw_parts_mut(start.as_ptr().cast::<T>(), len) }
     }
 
+    /// [`block`](Self::block) for memory that may hold uninitialised bytes (left by unsafe
+    /// code in a raw block that was rewound): to be written before it is read.
+    ///
+    /// # Safety
+    /// As for [`block`](Self::block).
+    #[inline(always)]
+    unsafe fn block_uninit<T>(&self, addr: usize, len: usize) -> &mut [MaybeUninit<T>] {
+        debug_assert_eq!(addr % align_of::<T>(), 0);
+        debug_assert!(addr + len * size_of::<T>() <= self.end.get());
+        // SAFETY: per this function's contract the block lies in the region.
+        let start = unsafe { self.at(addr) };
+        // SAFETY: per this function's contract the memory is in the region, aligned,
+        // accessible and unaliased; `MaybeUninit` makes no claim about its contents.
+        unsafe { slice::from_raw_parts_mut(start.as_ptr().cast::<MaybeUninit<T>>(), len) }
+    }
+
     /// Copies `bytes` into a new block (alignment 1) and returns it.
     ///
     /// ```
@@ -443,9 +459,8 @@ impl Mallocator {
     pub fn alloc_bytes(&self, bytes: &[u8]) -> Result<&mut [u8], Error> {
         let addr = self.bump_writable(bytes.len(), 1)?;
         // SAFETY: just bumped past, its pages writable; alignment 1 suits `u8`.
-        let block = unsafe { self.block::<u8>(addr, bytes.len()) };
-        block.copy_from_slice(bytes);
-        Ok(block)
+        let block = unsafe { self.block_uninit::<u8>(addr, bytes.len()) };
+        Ok(block.write_copy_of_slice(bytes))
     }
 
     /// Copies `s` into a new block as UTF-8, UTF-16 or UTF-32 units in native byte order,

@@ -118,8 +118,8 @@ impl Mallocator {
         self.reset();
         let dirty = self.dirty.get().min(self.end.get()) - base;
         // SAFETY: `[base, base + dirty)` is committed and writable, and `&mut self` means
-        // no reference into it is alive.
-        unsafe { self.block::<u8>(base, dirty) }.fill(0);
+        // no reference into it is alive. A raw write: the bytes may be uninitialised.
+        unsafe { core::ptr::write_bytes(self.base().as_ptr(), 0, dirty) };
         self.dirty.set(base);
         Ok(())
     }
