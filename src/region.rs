@@ -420,9 +420,12 @@ impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: the region owns the whole mapping, and after drop nothing can use it.
         let result = unsafe { sys::unmap(self.mapping, self.mapping_len) };
+        // Not `eprintln!`, which panics when standard error cannot be written.
         #[cfg(debug_assertions)]
         if let Err(e) = result {
-            std::eprintln!(
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "vmallocator: leaking {} bytes at {:p}: {}",
                 self.mapping_len,
                 self.mapping,
