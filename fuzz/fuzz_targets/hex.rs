@@ -29,8 +29,13 @@ fuzz_target!(|input: &str| {
             assert_eq!(decode(input).as_deref(), Ok(bytes));
 
             // Dense, spaced with a newline every 16, C array, escapes, assembler listing.
-            let (mut dense, mut spaced, mut c, mut esc, mut asm) =
-                (String::new(), String::new(), String::new(), String::new(), String::new());
+            let (mut dense, mut spaced, mut c, mut esc, mut asm) = (
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            );
             for (i, b) in bytes.iter().enumerate() {
                 let _ = write!(dense, "{b:02x}");
                 let _ = write!(spaced, "{b:02X}{}", if i % 16 == 15 { '\n' } else { ' ' });

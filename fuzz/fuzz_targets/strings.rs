@@ -13,7 +13,12 @@ fuzz_target!(|input: &str| {
         let block = match m.alloc_str(input, width) {
             Ok(block) => block,
             Err(e) => {
-                assert_eq!(e, Error::InteriorNul { offset: input.find('\0').unwrap() });
+                assert_eq!(
+                    e,
+                    Error::InteriorNul {
+                        offset: input.find('\0').unwrap()
+                    }
+                );
                 assert_eq!(m.used(), used);
                 continue;
             }
@@ -27,8 +32,10 @@ fuzz_target!(|input: &str| {
         let decoded = match width {
             CharWidth::U8 => String::from_utf8(body.to_vec()).unwrap(),
             CharWidth::U16 => {
-                let units: Vec<u16> =
-                    body.chunks(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+                let units: Vec<u16> = body
+                    .chunks(2)
+                    .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+                    .collect();
                 String::from_utf16(&units).unwrap()
             }
             CharWidth::U32 => body
