@@ -14,6 +14,7 @@
 use core::alloc::Layout;
 use core::cell::Cell;
 use core::fmt;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::slice;
 
@@ -507,8 +508,16 @@ impl Mallocator {
         Ok(unsafe { self.block::<u8>(end - units * unit, units * unit) })
     }
 
-    /// Parses `hex` with the strict grammar of [`crate::hex`], then copies the bytes into a
-    /// new block (alignment 1). The whole string is parsed before anything is allocated.
+    /// Parses `hex` with the strict grammar of [`crate::hex`] into a new block (alignment 1).
+    ///
+    /// The bytes are decoded straight into the arena: the call reserves room for the most
+    /// bytes `hex` can hold ([`hex::max_decoded_len`]), decodes into it and shrinks the
+    /// block to its exact end. Where that upper bound does not fit in the committed,
+    /// writable part of the region (near its end, on pages that are not writable, or
+    /// where a reserved region would have to commit more), it parses into a temporary
+    /// buffer first and then copies, so an exact fit still succeeds and a failure commits
+    /// nothing. On failure the pointer is where it was; bytes above it may have been
+    /// written.
     ///
     /// ```
     /// # let m = vmallocator::Mallocator::new()?;
@@ -523,8 +532,38 @@ impl Mallocator {
     /// byte offset and what was wrong there) when `hex` breaks the grammar,
     /// [`Error::OutOfMemory`] when the bytes do not fit.
     pub fn alloc_hex(&self, hex: &str) -> Result<&mut [u8], Error> {
-        let bytes = hex::decode(hex)?;
-        self.alloc_bytes(&bytes)
+        let bound = hex::max_decoded_len(hex.len());
+        let start = self.ptr.get();
+        // Reserve the upper bound only where that needs no commit and no protection check.
+        let reserved = if self.all_writable {
+            self.bump(bound, 1)
+        } else {
+            None
+        };
+        let Some(start_again) = reserved else {
+            let bytes = hex::decode(hex)?;
+            return self.alloc_bytes(&bytes);
+        };
+        debug_assert_eq!(start, start_again);
+        // SAFETY: `[start, start + bound)` was just bumped past at alignment 1, inside the
+        // committed part of a writable region, so no other reference covers it.
+        let out = unsafe { self.block::<MaybeUninit<u8>>(start, bound) };
+        match hex::decode_into(hex, out) {
+            Ok(n) => {
+                // SAFETY: `start <= start + n <= start + bound`, the pointer; the bytes
+                // `[start + n, start + bound)` were never handed out.
+                unsafe { self.lower_to_unchecked(start + n, start + n) };
+                // SAFETY: `[start, start + n)` was bumped past above and stays handed out;
+                // `decode_into` initialised all of it.
+                Ok(unsafe { self.block::<u8>(start, n) })
+            }
+            Err(e) => {
+                // SAFETY: the block `[start, start + bound)` is given back whole; `out`,
+                // the only reference into it, is dead.
+                unsafe { self.lower_to_unchecked(start, start) };
+                Err(e)
+            }
+        }
     }
 
     /// The part of the region handed out so far, `[base, ptr)`, to read. Takes `&mut self`,

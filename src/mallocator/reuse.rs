@@ -68,7 +68,25 @@ impl Mallocator {
     /// Moves the pointer down to `addr`, keeping the statistics.
     fn lower_to(&mut self, addr: usize) {
         let ptr = self.ptr.get();
-        self.high.set(self.high.get().max(ptr));
+        // SAFETY: `&mut self`: no reference into `[addr, ptr)` is alive.
+        unsafe { self.lower_to_unchecked(addr, ptr) };
+    }
+
+    /// The one place the pointer moves down: to `addr`, keeping the statistics true.
+    /// `handed_out_to` is where the blocks being lowered past end, for the high-water mark:
+    /// the old pointer for a rewind, less when the top of the last block was only reserved
+    /// while it was being filled (a block shrunk to its exact end, or given back on
+    /// failure). Every byte up to the old pointer counts as written for `dirty`, so zeroed
+    /// allocations stay correct.
+    ///
+    /// # Safety
+    /// `addr <= handed_out_to <= ptr`, `addr` at or above the base, and no reference into
+    /// `[addr, ptr)` may be used afterwards.
+    pub(super) unsafe fn lower_to_unchecked(&self, addr: usize, handed_out_to: usize) {
+        let ptr = self.ptr.get();
+        debug_assert!(self.base().as_ptr() as usize <= addr);
+        debug_assert!(addr <= handed_out_to && handed_out_to <= ptr);
+        self.high.set(self.high.get().max(handed_out_to));
         self.dirty.set(self.dirty.get().max(ptr));
         self.ptr.set(addr);
     }
