@@ -160,7 +160,7 @@ pub const fn max_decoded_len(input_len: usize) -> usize {
 fn simd_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx2")
+        avx2_available()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -170,7 +170,7 @@ fn simd_available() -> bool {
 
 /// [`decode_append`], with the AVX2 blocks used only if `simd` (and this is x86-64 with
 /// AVX2), so tests can compare both paths.
-fn decode_append_with(input: &str, out: &mut Vec<u8>, simd: bool) -> Result<usize, Error> {
+pub(crate) fn decode_append_with(input: &str, out: &mut Vec<u8>, simd: bool) -> Result<usize, Error> {
     out.reserve(max_decoded_len(input.len()));
     let old_len = out.len();
     let spare = out.spare_capacity_mut();
@@ -185,17 +185,27 @@ fn decode_append_with(input: &str, out: &mut Vec<u8>, simd: bool) -> Result<usiz
 /// Picks the AVX2 or the scalar parser.
 fn parse_dispatch(s: &str, out: &mut [MaybeUninit<u8>], simd: bool) -> Result<usize, Error> {
     #[cfg(target_arch = "x86_64")]
-    if simd && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
+    if simd && avx2_available() {
+        // SAFETY: the CPU has AVX2, BMI1, LZCNT and POPCNT, checked just above.
         return unsafe { parse_avx2(s, out) };
     }
     let _ = simd;
     parse::<false>(s, out)
 }
 
+/// Whether the CPU has what the AVX2 blocks use: AVX2 and the bit instructions that
+/// every AVX2 CPU has beside it (BMI1, LZCNT, POPCNT).
+#[cfg(target_arch = "x86_64")]
+fn avx2_available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+        && std::arch::is_x86_feature_detected!("popcnt")
+}
+
 /// [`parse`] with the AVX2 blocks.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
 fn parse_avx2(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
     parse::<true>(s, out)
 }
@@ -269,7 +279,9 @@ fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize
     while let Some(&c) = b.get(i) {
         // At the top of the loop `i` is always where a token, a separator, a comment or an
         // escape starts.
-        if SIMD {
+        // A run of digits reaching 64 bytes ahead goes straight to the 64-digit blocks.
+        let long_run = || digit(b, i + 1).is_some() && digit(b, i + 63).is_some();
+        if SIMD && !(DIGITS[usize::from(c)] < 16 && long_run()) {
             let is_digit = DIGITS[usize::from(c)] < 16;
             if is_digit && i >= next_spaced && !matches!(b.get(i + 1), Some(b'x' | b'X')) {
                 let from = i;
@@ -356,7 +368,11 @@ fn run<const SIMD: bool>(
     n: &mut usize,
 ) -> (usize, bool) {
     loop {
-        // Short runs are the common case: a few pairs before trying 64-digit blocks.
+        // A digit 64 bytes ahead hints at a long run: try the 64-digit blocks at once.
+        // Short runs are the common case otherwise: a few pairs before trying again.
+        if SIMD && digit(b, j + 63).is_some() {
+            dense_blocks(b, &mut j, out, n);
+        }
         for _ in 0..8 {
             let Some(hi) = digit(b, j) else {
                 return (j, false);
@@ -366,9 +382,6 @@ fn run<const SIMD: bool>(
             };
             push(out, n, hi << 4 | lo);
             j += 2;
-        }
-        if SIMD {
-            dense_blocks(b, &mut j, out, n);
         }
     }
 }
@@ -393,7 +406,8 @@ fn token_blocks(b: &[u8], i: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut us
     #[cfg(target_arch = "x86_64")]
     if let (Some(src), Some(dst)) = (b.get(*i..), out.get_mut(*n..)) {
         // SAFETY: only `parse::<true>` calls this, and only `parse_avx2` runs that, which
-        // `parse_dispatch` calls after checking that the CPU has AVX2.
+        // `parse_dispatch` calls after checking that the CPU has AVX2, BMI1, LZCNT and
+        // POPCNT.
         let (read, wrote) = unsafe { tokens::tokens(src, dst) };
         *i += read;
         *n += wrote;

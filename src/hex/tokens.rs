@@ -14,13 +14,13 @@
 
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_set_epi64x, _mm_shuffle_epi8, _mm_storel_epi64, _mm_unpackhi_epi64,
-    _mm256_and_si256, _mm256_castsi256_si128, _mm256_cmpeq_epi8, _mm256_extracti128_si256,
-    _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm256_shuffle_epi8,
-    _mm256_slli_epi16,
+    _mm256_add_epi8, _mm256_and_si256, _mm256_castsi256_si128, _mm256_cmpeq_epi8,
+    _mm256_extracti128_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
+    _mm256_shuffle_epi8, _mm256_slli_epi16, _mm256_srli_epi16,
 };
 use core::mem::MaybeUninit;
 
-use super::simd::{invalid, lanes, load, nibbles};
+use super::simd::{lanes, load};
 
 /// Bits at even positions.
 const EVEN: u64 = 0x5555_5555_5555_5555;
@@ -46,47 +46,126 @@ const THIN: [u64; 256] = {
     t
 };
 
-/// Separators by low nibble, as in the `"hh "` blocks.
-const SEP_A: [i8; 16] = [
-    0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0a, -1, 0x0c, 0x0d, -1, -1,
-];
-const SEP_B: [i8; 16] = [
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0x2c, -1, -1, -1,
-];
+// Byte classes, as the AND of a table indexed by the low nibble and one indexed by the
+// high nibble; each class is a product of a set of high and a set of low nibbles.
+/// `'0'..='9'`: high 3, low 0..=9.
+const DIGIT_09: u8 = 0x80;
+/// `'A'..='F'`, `'a'..='f'`: high 4 or 6, low 1..=6.
+const DIGIT_AF: u8 = 0x40;
+/// Space and comma: high 2, low 0 or C.
+const SEP_2: u8 = 0x20;
+/// `\t`, `\n`, `\x0c`, `\r`: high 0, low 9, A, C, D.
+const SEP_0: u8 = 0x10;
+/// `x`, `X`: high 5 or 7, low 8.
+const X: u8 = 0x08;
+/// `\`: high 5, low C.
+const BACKSLASH: u8 = 0x04;
+/// `0`: high 3, low 0.
+const ZERO: u8 = 0x02;
+
+const fn class_table(high: bool) -> [i8; 16] {
+    let mut t = [0_u8; 16];
+    let mut k = 0;
+    while k < 16 {
+        t[k] = if high {
+            match k {
+                0 => SEP_0,
+                2 => SEP_2,
+                3 => DIGIT_09 | ZERO,
+                4 | 6 => DIGIT_AF,
+                5 => X | BACKSLASH,
+                7 => X,
+                _ => 0,
+            }
+        } else {
+            let mut c = 0;
+            if k <= 9 {
+                c |= DIGIT_09;
+            }
+            if k >= 1 && k <= 6 {
+                c |= DIGIT_AF;
+            }
+            if k == 0 || k == 0xc {
+                c |= SEP_2;
+            }
+            if k == 9 || k == 0xa || k == 0xc || k == 0xd {
+                c |= SEP_0;
+            }
+            if k == 8 {
+                c |= X;
+            }
+            if k == 0xc {
+                c |= BACKSLASH;
+            }
+            if k == 0 {
+                c |= ZERO;
+            }
+            c
+        };
+        k += 1;
+    }
+    let mut out = [0_i8; 16];
+    let mut k = 0;
+    while k < 16 {
+        out[k] = t[k] as i8;
+        k += 1;
+    }
+    out
+}
+
+const CLASS_LOW: [i8; 16] = class_table(false);
+const CLASS_HIGH: [i8; 16] = class_table(true);
+/// What to add to the low nibble of a digit, by high nibble: 9 for letters.
+const LETTER: [i8; 16] = [0, 0, 0, 0, 9, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// The nibbles of `v`: low and high.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn split(v: __m256i) -> (__m256i, __m256i) {
+    let f = _mm256_set1_epi8(0x0f);
+    (
+        _mm256_and_si256(v, f),
+        _mm256_and_si256(_mm256_srli_epi16(v, 4), f),
+    )
+}
+
+/// The digit value of each byte of `v` (meaningless where it is not a hex digit).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn value(lo: __m256i, hi: __m256i) -> __m256i {
+    _mm256_add_epi8(lo, _mm256_shuffle_epi8(lanes(&LETTER), hi))
+}
 
 /// The bit masks of one 64-byte window.
+#[derive(Default)]
 struct Classes {
     digit: u64,
     sep: u64,
     x: u64,
     backslash: u64,
     zero: u64,
-    comment: u64,
-    slash: u64,
 }
 
-/// Joins two 32-bit `movemask` results into one mask of 64 bytes.
+/// Classifies 32 bytes into the masks at bit `at`, and returns their digit values.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn join(lo: __m256i, hi: __m256i) -> u64 {
-    u64::from(_mm256_movemask_epi8(lo) as u32) | u64::from(_mm256_movemask_epi8(hi) as u32) << 32
-}
-
-/// Compares every byte of both halves with `c`.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn eq(v: [__m256i; 2], c: u8) -> u64 {
-    let c = _mm256_set1_epi8(c as i8);
-    join(_mm256_cmpeq_epi8(v[0], c), _mm256_cmpeq_epi8(v[1], c))
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn is_sep(v: __m256i) -> __m256i {
-    _mm256_or_si256(
-        _mm256_cmpeq_epi8(v, _mm256_shuffle_epi8(lanes(&SEP_A), v)),
-        _mm256_cmpeq_epi8(v, _mm256_shuffle_epi8(lanes(&SEP_B), v)),
-    )
+fn classify(v: __m256i, c: &mut Classes, at: u32) -> __m256i {
+    let (lo, hi) = split(v);
+    let class = _mm256_and_si256(
+        _mm256_shuffle_epi8(lanes(&CLASS_LOW), lo),
+        _mm256_shuffle_epi8(lanes(&CLASS_HIGH), hi),
+    );
+    // A 16-bit shift left by `k` moves bit `7 - k` of each byte to its top bit, which
+    // `movemask` reads; bits moved in from the byte below land under the top bit.
+    let bits = |v: __m256i| u64::from(_mm256_movemask_epi8(v) as u32) << at;
+    // Top bit: either digit class; bit 5: either separator class.
+    let either = _mm256_or_si256(class, _mm256_slli_epi16(class, 1));
+    c.digit |= bits(either);
+    c.sep |= bits(_mm256_slli_epi16(either, 2));
+    c.x |= bits(_mm256_slli_epi16(class, 4));
+    c.backslash |= bits(_mm256_slli_epi16(class, 5));
+    c.zero |= bits(_mm256_slli_epi16(class, 6));
+    value(lo, hi)
 }
 
 /// What one window did.
@@ -99,10 +178,11 @@ enum Step {
     Stop,
 }
 
-/// Writes the bytes of `v` whose bit is set in `mask` (at most 16) to `dst[*o..]`, in
-/// order, and advances `*o` past them. Writes up to 16 bytes from `*o`, which must fit.
+/// Writes the bytes of `v` whose bit is set in the low 16 bits of `mask` to `dst` from
+/// `*o`, in order, and advances `*o` past them. Writes 16 bytes from `*o`, which must be
+/// at most 32.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn compress16(v: __m128i, mask: u64, dst: &mut [MaybeUninit<u8>; 48], o: &mut usize) {
     let (lo, hi) = ((mask & 0xff) as usize, (mask >> 8 & 0xff) as usize);
     // Indices of the high half point 8 bytes further; 0x80 + 8 still has its top bit set.
@@ -111,49 +191,38 @@ fn compress16(v: __m128i, mask: u64, dst: &mut [MaybeUninit<u8>; 48], o: &mut us
         THIN[lo] as i64,
     );
     let packed = _mm_shuffle_epi8(v, idx);
-    let store8 = |dst: &mut [MaybeUninit<u8>; 48], at: usize, x: __m128i| {
-        if let Some(d) = dst.get_mut(at..at + 8) {
-            // SAFETY: `d` is 8 writable bytes and `storel` has no alignment requirement.
-            unsafe { _mm_storel_epi64(d.as_mut_ptr().cast(), x) };
-        }
-    };
-    store8(dst, *o, packed);
-    *o += lo.count_ones() as usize;
-    store8(dst, *o, _mm_unpackhi_epi64(packed, packed));
-    *o += hi.count_ones() as usize;
+    assert!(*o <= 32);
+    let first = lo.count_ones() as usize;
+    // SAFETY: `*o <= 32` and `first <= 8`, so both 8-byte stores lie inside the 48 bytes
+    // of `dst`; `storel` has no alignment requirement.
+    unsafe {
+        let at = dst.as_mut_ptr().add(*o);
+        _mm_storel_epi64(at.cast(), packed);
+        _mm_storel_epi64(at.add(first).cast(), _mm_unpackhi_epi64(packed, packed));
+    }
+    *o += first + hi.count_ones() as usize;
 }
 
 /// Parses one window at the start of a token: `src` is the next 65 input bytes (the
 /// 65th only completes the last pair), `dst` room for the output.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
 fn window(src: &[u8; 65], dst: &mut [MaybeUninit<u8>; 48]) -> Step {
     let (a, rest) = src.split_at(32);
     let a: &[u8; 32] = a.try_into().expect("32 bytes");
     let b: &[u8; 32] = rest[..32].try_into().expect("32 bytes");
     let a1: &[u8; 32] = src[1..33].try_into().expect("32 bytes");
     let b1: &[u8; 32] = src[33..65].try_into().expect("32 bytes");
-    let v = [load(a), load(b)];
-    let n = [nibbles(v[0]), nibbles(v[1])];
-    let lower = [
-        _mm256_or_si256(v[0], _mm256_set1_epi8(0x20)),
-        _mm256_or_si256(v[1], _mm256_set1_epi8(0x20)),
-    ];
-    let c = Classes {
-        digit: !join(invalid(n[0]), invalid(n[1])),
-        sep: join(is_sep(v[0]), is_sep(v[1])),
-        x: eq(lower, b'x'),
-        backslash: eq(v, b'\\'),
-        zero: eq(v, b'0'),
-        comment: eq(v, b';') | eq(v, b'#'),
-        slash: eq(v, b'/'),
-    };
+    let mut c = Classes::default();
+    let values = [classify(load(a), &mut c, 0), classify(load(b), &mut c, 32)];
     // The first byte no regular token has; a comment may start there.
     let allowed = c.digit | c.sep | c.x | c.backslash;
     let w = (!allowed).trailing_zeros();
     let below_w = u64::MAX.checked_shr(64 - w).unwrap_or(0);
-    let at_comment = w < 64
-        && (c.comment >> w & 1 == 1 || (w < 63 && c.slash >> w & 3 == 3));
+    let at_comment = match src.get(w as usize..) {
+        Some([b';' | b'#', ..] | [b'/', b'/', ..]) => w < 64,
+        _ => false,
+    };
     // Positions `q` where the window may stop after byte `q`: a separator, the byte
     // before an escape, the byte before a comment.
     let mut last = (c.sep | c.backslash >> 1) & below_w;
@@ -186,10 +255,16 @@ fn window(src: &[u8; 65], dst: &mut [MaybeUninit<u8>; 48]) -> Step {
     if !(ok_escapes && ok_prefixes && ok_x_digits && ok_pairs) {
         return Step::Stop;
     }
-    // Each first digit's byte: its nibble times 16 plus the next byte's nibble.
-    let next = [nibbles(load(a1)), nibbles(load(b1))];
+    // Each first digit's byte: its value times 16 plus the next byte's value.
+    let next = [load(a1), load(b1)].map(|v| {
+        let (lo, hi) = split(v);
+        value(lo, hi)
+    });
     let bytes = [0, 1].map(|k| {
-        let hi = _mm256_and_si256(_mm256_slli_epi16(n[k], 4), _mm256_set1_epi8(0xf0_u8 as i8));
+        let hi = _mm256_and_si256(
+            _mm256_slli_epi16(values[k], 4),
+            _mm256_set1_epi8(0xf0_u8 as i8),
+        );
         _mm256_or_si256(hi, next[k])
     });
     let mut o = 0;
@@ -228,7 +303,7 @@ fn line_end(src: &[u8], mut i: usize) -> usize {
 /// token, into `dst`, while they pass and a whole window fits; skips the comments
 /// between them. Returns how many input bytes it consumed and output bytes it wrote.
 #[inline(never)]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
 pub(super) fn tokens(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> (usize, usize) {
     let (mut i, mut n) = (0, 0);
     while let (Some(s), Some(d)) = (src.get(i..i + 65), dst.get_mut(n..n + 48)) {
@@ -248,3 +323,4 @@ pub(super) fn tokens(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> (usize, usize) 
     }
     (i, n)
 }
+
