@@ -20,6 +20,7 @@ use core::slice;
 
 use crate::protect::ProtMap;
 use crate::region::Region;
+use crate::text::wide::{self, Isa};
 use crate::text::{self, CharWidth};
 use crate::{Builder, Error, HugePages, Protection, hex};
 
@@ -467,16 +468,68 @@ impl Mallocator {
     /// when `s` holds a NUL (a C callee would see a shorter string),
     /// [`Error::OutOfMemory`] when the string does not fit.
     pub fn alloc_str(&self, s: &str, width: CharWidth) -> Result<&mut [u8], Error> {
-        if let Some(offset) = text::find_nul(s) {
-            return Err(Error::InteriorNul { offset });
-        }
         match width {
-            CharWidth::U8 => self.alloc_units::<u8>(s, width, |s, dst| {
-                dst.copy_from_slice(s.as_bytes());
-                s.len()
-            }),
-            CharWidth::U16 => self.alloc_units::<u16>(s, width, text::encode_utf16),
-            CharWidth::U32 => self.alloc_units::<u32>(s, width, text::encode_utf32),
+            CharWidth::U8 => {
+                if let Some(offset) = text::find_nul(s) {
+                    return Err(Error::InteriorNul { offset });
+                }
+                self.alloc_units::<u8>(s, width, |s, dst| {
+                    dst.copy_from_slice(s.as_bytes());
+                    s.len()
+                })
+            }
+            CharWidth::U16 => self.alloc_wide(s, width, wide::utf16, text::encode_utf16),
+            CharWidth::U32 => self.alloc_wide(s, width, wide::utf32, text::encode_utf32),
+        }
+    }
+
+    /// Encodes `s` with `fast` into a block of one `T` unit per input byte (the most it
+    /// can take) plus a terminator, in one pass over ASCII, then shrinks the block to its
+    /// exact end. Where that upper bound does not fit in the committed, writable part of
+    /// the region, checks for NUL and counts exactly first, and encodes with `exact` into
+    /// a block of exactly the right size.
+    #[inline(always)]
+    fn alloc_wide<T: Copy + Default>(
+        &self,
+        s: &str,
+        width: CharWidth,
+        fast: impl Fn(&str, &mut [T], Isa) -> Result<usize, usize>,
+        exact: impl Fn(&str, &mut [T]) -> usize,
+    ) -> Result<&mut [u8], Error> {
+        let unit = size_of::<T>();
+        let before = self.ptr.get();
+        let reserved = s
+            .len()
+            .checked_add(1)
+            .and_then(|units| units.checked_mul(unit))
+            .filter(|_| self.all_writable)
+            .and_then(|bytes| self.bump(bytes, unit));
+        let Some(start) = reserved else {
+            if let Some(offset) = text::find_nul(s) {
+                return Err(Error::InteriorNul { offset });
+            }
+            return self.alloc_units::<T>(s, width, exact);
+        };
+        // SAFETY: just bumped past, inside the committed part of a writable region,
+        // aligned to `unit`; room for `s.len() + 1` units.
+        let dst = unsafe { self.block::<T>(start, s.len() + 1) };
+        match fast(s, &mut dst[..s.len()], Isa::current()) {
+            Ok(n) => {
+                dst[n] = T::default();
+                let end = start + (n + 1) * unit;
+                // SAFETY: `before <= end <= ptr`; `[end, ptr)` was never handed out, and
+                // `dst` is not used again.
+                unsafe { self.lower_to_unchecked(end, end) };
+                // SAFETY: `[start, end)` was bumped past above and stays handed out; its
+                // pages are writable; alignment 1 suits `u8`.
+                Ok(unsafe { self.block::<u8>(start, end - start) })
+            }
+            Err(offset) => {
+                // SAFETY: the whole block, padding included, is given back; `dst`, the only
+                // reference into it, is dead.
+                unsafe { self.lower_to_unchecked(before, before) };
+                Err(Error::InteriorNul { offset })
+            }
         }
     }
 
