@@ -83,10 +83,14 @@
 //!
 //! # Speed
 //!
-//! On x86-64 with AVX2 (detected at run time), long runs of digits and the common
-//! `"hh hh hh\n"` layout (two digits and one separator per byte) are decoded 64 or 96 input
-//! bytes at a time; whatever does not fit those patterns, errors included, goes through the
-//! strict scalar parser, which is also the whole parser on other targets.
+//! On x86-64 with AVX2 (detected at run time, with the BMI1, LZCNT and POPCNT that come
+//! with it), long runs of digits are decoded 64 digits at a time, the common
+//! `"hh hh hh\n"` layout 96 input bytes at a time, and everything else, token by token,
+//! in windows of 64 bytes: `0x` prefixes, `\x` escapes, commas and comments included (the
+//! windows stop at a comment, skip it to the end of its line, and go on). Whatever a
+//! window cannot prove regular (an error, `0x1`, a `0x` right after an escape) goes
+//! through the strict scalar parser one token at a time, and the windows resume after
+//! it. The scalar parser is the whole parser on other targets.
 
 use core::mem::MaybeUninit;
 
@@ -170,7 +174,11 @@ fn simd_available() -> bool {
 
 /// [`decode_append`], with the AVX2 blocks used only if `simd` (and this is x86-64 with
 /// AVX2), so tests can compare both paths.
-pub(crate) fn decode_append_with(input: &str, out: &mut Vec<u8>, simd: bool) -> Result<usize, Error> {
+pub(crate) fn decode_append_with(
+    input: &str,
+    out: &mut Vec<u8>,
+    simd: bool,
+) -> Result<usize, Error> {
     out.reserve(max_decoded_len(input.len()));
     let old_len = out.len();
     let spare = out.spare_capacity_mut();

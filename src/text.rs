@@ -301,7 +301,11 @@ mod tests {
         let current = wide::Isa::current();
         assert!(current.available());
         match std::env::var("VMALLOCATOR_FORCE_ISA") {
-            Ok(name) if wide::Isa::ALL.iter().any(|isa| isa.name() == name && isa.available()) => {
+            Ok(name)
+                if wide::Isa::ALL
+                    .iter()
+                    .any(|isa| isa.name() == name && isa.available()) =>
+            {
                 assert_eq!(current.name(), name);
             }
             _ => {

@@ -13,7 +13,9 @@ fn state(m: &Mallocator) -> (usize, usize, usize, usize) {
 #[test]
 fn blocks_are_exact_and_contiguous() -> Result<(), Error> {
     let m = Mallocator::new()?;
-    let a = m.alloc_hex("0x1, 0x2 ; two bytes from eight characters")?.as_ptr() as usize;
+    let a = m
+        .alloc_hex("0x1, 0x2 ; two bytes from eight characters")?
+        .as_ptr() as usize;
     assert_eq!(m.used(), 2);
     let b = m.alloc_hex(r"\x48\x31")?.as_ptr() as usize;
     assert_eq!((b - a, m.used()), (2, 4));

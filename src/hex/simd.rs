@@ -103,7 +103,7 @@ pub(super) fn dense(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
     // A run that goes on to the end of the input, of even length, ends with one block
     // that overlaps the last one decoded, rewriting the same bytes.
     let rest = src.len() - 2 * done;
-    if rest != 0 && rest < 64 && src.len() >= 64 && src.len() % 2 == 0 {
+    if rest != 0 && rest < 64 && src.len() >= 64 && src.len().is_multiple_of(2) {
         let from = src.len() - 64;
         if let (Some(s), Some(d)) = (
             src.get(from..).and_then(|s| s.as_array::<64>()),

@@ -242,16 +242,19 @@ fn formatted() -> impl Strategy<Value = (Vec<u8>, String)> {
         style(),
         0..SEPARATORS.len(),
     );
-    let mixed = (prop::collection::vec(group, 0..20), 0..SEPARATORS.len()).prop_map(
-        |(groups, lead)| {
+    let mixed =
+        (prop::collection::vec(group, 0..20), 0..SEPARATORS.len()).prop_map(|(groups, lead)| {
             let bytes = groups.iter().flat_map(|g| g.0.clone()).collect();
             (bytes, render(&groups, lead))
-        },
-    );
+        });
     // Many short tokens, as in C arrays, escape strings and listings: the token windows.
     let short = (
         prop::collection::vec(
-            (prop::collection::vec(any::<u8>(), 1..4), style(), 0..SEPARATORS.len()),
+            (
+                prop::collection::vec(any::<u8>(), 1..4),
+                style(),
+                0..SEPARATORS.len(),
+            ),
             0..120,
         ),
         0..SEPARATORS.len(),
@@ -279,8 +282,8 @@ fn formatted() -> impl Strategy<Value = (Vec<u8>, String)> {
 }
 
 const ALPHABET: &[char] = &[
-    '0', '1', '9', 'a', 'f', 'A', 'F', 'g', 'x', 'X', ' ', '\n', '\t', ',', ';', '#', '/',
-    '\\', 'é', '€', '\0',
+    '0', '1', '9', 'a', 'f', 'A', 'F', 'g', 'x', 'X', ' ', '\n', '\t', ',', ';', '#', '/', '\\',
+    'é', '€', '\0',
 ];
 
 proptest! {

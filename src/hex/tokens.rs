@@ -179,27 +179,25 @@ enum Step {
 }
 
 /// Writes the bytes of `v` whose bit is set in the low 16 bits of `mask` to `dst` from
-/// `*o`, in order, and advances `*o` past them. Writes 16 bytes from `*o`, which must be
-/// at most 32.
+/// `*o`, in order, and advances `*o` past them. Writes up to 16 bytes from `*o`, which
+/// is at most 32 in a window that passed its checks (at most 32 pairs in 64 bytes).
 #[inline]
 #[target_feature(enable = "avx2,popcnt")]
 fn compress16(v: __m128i, mask: u64, dst: &mut [MaybeUninit<u8>; 48], o: &mut usize) {
     let (lo, hi) = ((mask & 0xff) as usize, (mask >> 8 & 0xff) as usize);
     // Indices of the high half point 8 bytes further; 0x80 + 8 still has its top bit set.
-    let idx = _mm_set_epi64x(
-        (THIN[hi] + 0x0808_0808_0808_0808) as i64,
-        THIN[lo] as i64,
-    );
+    let idx = _mm_set_epi64x((THIN[hi] + 0x0808_0808_0808_0808) as i64, THIN[lo] as i64);
     let packed = _mm_shuffle_epi8(v, idx);
-    assert!(*o <= 32);
     let first = lo.count_ones() as usize;
-    // SAFETY: `*o <= 32` and `first <= 8`, so both 8-byte stores lie inside the 48 bytes
-    // of `dst`; `storel` has no alignment requirement.
-    unsafe {
-        let at = dst.as_mut_ptr().add(*o);
-        _mm_storel_epi64(at.cast(), packed);
-        _mm_storel_epi64(at.add(first).cast(), _mm_unpackhi_epi64(packed, packed));
-    }
+    // The second store goes after the first's kept bytes; each writes 8 bytes of `dst`
+    // (bounds-checked, and in bounds: at most 32 bytes come before either).
+    let a = &mut dst[*o..*o + 8];
+    // SAFETY: `a` is 8 writable bytes; `storel` has no alignment requirement.
+    unsafe { _mm_storel_epi64(a.as_mut_ptr().cast(), packed) };
+    let upper = _mm_unpackhi_epi64(packed, packed);
+    let b = &mut dst[*o + first..*o + first + 8];
+    // SAFETY: as above, for `b`.
+    unsafe { _mm_storel_epi64(b.as_mut_ptr().cast(), upper) };
     *o += first + hi.count_ones() as usize;
 }
 
@@ -243,9 +241,8 @@ fn window(src: &[u8; 65], dst: &mut [MaybeUninit<u8>; 48]) -> Step {
     let prefix_zero = prefix_x >> 1;
     let digits = c.digit & m & !prefix_zero;
     let ok_escapes = (c.backslash & m) << 1 & !c.x == 0;
-    let ok_prefixes = prefix_x & 1 == 0
-        && prefix_zero & !c.zero == 0
-        && prefix_zero & !(c.sep << 1 | 1) == 0;
+    let ok_prefixes =
+        prefix_x & 1 == 0 && prefix_zero & !c.zero == 0 && prefix_zero & !(c.sep << 1 | 1) == 0;
     let ok_x_digits = (c.x & m) << 1 & !c.digit == 0;
     // The first digit of each pair: even offsets from the start of each run.
     let starts = digits & !(digits << 1);
@@ -269,9 +266,19 @@ fn window(src: &[u8; 65], dst: &mut [MaybeUninit<u8>; 48]) -> Step {
     });
     let mut o = 0;
     compress16(_mm256_castsi256_si128(bytes[0]), high, dst, &mut o);
-    compress16(_mm256_extracti128_si256::<1>(bytes[0]), high >> 16, dst, &mut o);
+    compress16(
+        _mm256_extracti128_si256::<1>(bytes[0]),
+        high >> 16,
+        dst,
+        &mut o,
+    );
     compress16(_mm256_castsi256_si128(bytes[1]), high >> 32, dst, &mut o);
-    compress16(_mm256_extracti128_si256::<1>(bytes[1]), high >> 48, dst, &mut o);
+    compress16(
+        _mm256_extracti128_si256::<1>(bytes[1]),
+        high >> 48,
+        dst,
+        &mut o,
+    );
     debug_assert_eq!(o, high.count_ones() as usize);
     let len = len as usize;
     if at_comment && len == w as usize {
@@ -323,4 +330,3 @@ pub(super) fn tokens(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> (usize, usize) 
     }
     (i, n)
 }
-

@@ -2,8 +2,8 @@
 //! bytes and NUL with two horizontal reductions and, when clean, zero-extended.
 
 use core::arch::aarch64::{
-    uint8x16_t, vceqzq_u8, vget_low_u8, vld1q_u8, vmaxvq_u8, vminvq_u8, vmovl_high_u8,
-    vmovl_high_u16, vmovl_u8, vmovl_u16, vget_low_u16, vst1q_u16, vst1q_u32,
+    uint8x16_t, vceqzq_u8, vget_low_u8, vget_low_u16, vld1q_u8, vmaxvq_u8, vminvq_u8,
+    vmovl_high_u8, vmovl_high_u16, vmovl_u8, vmovl_u16, vst1q_u16, vst1q_u32,
 };
 
 use super::wide::nul_in_block;
@@ -34,7 +34,12 @@ fn stop(block: &[u8], at: usize) -> Result<usize, usize> {
 #[target_feature(enable = "neon")]
 pub(super) fn ascii16(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
     let mut i = 0;
-    for (s, d) in src.as_chunks::<16>().0.iter().zip(dst.as_chunks_mut::<16>().0) {
+    for (s, d) in src
+        .as_chunks::<16>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<16>().0)
+    {
         let v = load(s);
         if unclean(v) {
             return stop(s, i);
@@ -54,7 +59,12 @@ pub(super) fn ascii16(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
 #[target_feature(enable = "neon")]
 pub(super) fn ascii32(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> {
     let mut i = 0;
-    for (s, d) in src.as_chunks::<16>().0.iter().zip(dst.as_chunks_mut::<16>().0) {
+    for (s, d) in src
+        .as_chunks::<16>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<16>().0)
+    {
         let v = load(s);
         if unclean(v) {
             return stop(s, i);

@@ -109,14 +109,20 @@ pub(crate) fn utf16(s: &str, dst: &mut [u16], isa: Isa) -> Result<usize, usize> 
 /// Writes `s` as UTF-32 into `dst`, which must hold at least `s.len()` units, and returns
 /// the units written; or the byte offset of the first NUL in `s`.
 pub(crate) fn utf32(s: &str, dst: &mut [u32], isa: Isa) -> Result<usize, usize> {
-    encode(s, dst, isa, |span, dst| {
-        let mut n = 0;
-        for (d, c) in dst.iter_mut().zip(span.chars()) {
-            *d = u32::from(c);
-            n += 1;
-        }
-        n
-    })
+    encode(s, dst, isa, utf32_span)
+}
+
+/// Decodes `span` to code points with `str::chars`. A decoder without a branch per
+/// sequence length measured 4 times slower on mixed text here: each character's start
+/// then waits for the previous character's length to load, where the branches of
+/// `chars` are predicted ahead.
+fn utf32_span(span: &str, dst: &mut [u32]) -> usize {
+    let mut n = 0;
+    for (d, c) in dst.iter_mut().zip(span.chars()) {
+        *d = u32::from(c);
+        n += 1;
+    }
+    n
 }
 
 /// The driver: blocks of ASCII, then spans through `span`, in turn.
@@ -127,7 +133,10 @@ fn encode<T: Unit>(
     isa: Isa,
     span: impl Fn(&str, &mut [T]) -> usize,
 ) -> Result<usize, usize> {
-    assert!(dst.len() >= s.len(), "the destination holds a unit per byte");
+    assert!(
+        dst.len() >= s.len(),
+        "the destination holds a unit per byte"
+    );
     let b = s.as_bytes();
     let (mut i, mut o) = (0, 0);
     while i < b.len() {

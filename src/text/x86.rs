@@ -3,7 +3,7 @@
 
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-    _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi64, _mm_unpackhi_epi16,
+    _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpackhi_epi64,
     _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm256_cmpeq_epi8, _mm256_cvtepu8_epi16,
     _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
     _mm256_setzero_si256, _mm256_storeu_si256,
@@ -47,7 +47,12 @@ fn stop(block: &[u8], at: usize) -> Result<usize, usize> {
 #[target_feature(enable = "sse2")]
 pub(super) fn ascii16_sse2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
     let mut i = 0;
-    for (s, d) in src.as_chunks::<16>().0.iter().zip(dst.as_chunks_mut::<16>().0) {
+    for (s, d) in src
+        .as_chunks::<16>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<16>().0)
+    {
         let v = load16(s);
         if unclean16(v) != 0 {
             return stop(s, i);
@@ -65,7 +70,12 @@ pub(super) fn ascii16_sse2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> 
 #[target_feature(enable = "sse2")]
 pub(super) fn ascii32_sse2(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> {
     let mut i = 0;
-    for (s, d) in src.as_chunks::<16>().0.iter().zip(dst.as_chunks_mut::<16>().0) {
+    for (s, d) in src
+        .as_chunks::<16>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<16>().0)
+    {
         let v = load16(s);
         if unclean16(v) != 0 {
             return stop(s, i);
@@ -127,7 +137,12 @@ fn unclean32(v: __m256i) -> u32 {
 #[target_feature(enable = "avx2")]
 pub(super) fn ascii16_avx2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
     let mut i = 0;
-    for (s, d) in src.as_chunks::<32>().0.iter().zip(dst.as_chunks_mut::<32>().0) {
+    for (s, d) in src
+        .as_chunks::<32>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<32>().0)
+    {
         let v = load32(s);
         if unclean32(v) != 0 {
             return stop(s, i);
@@ -145,7 +160,12 @@ pub(super) fn ascii16_avx2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> 
 #[target_feature(enable = "avx2")]
 pub(super) fn ascii32_avx2(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> {
     let mut i = 0;
-    for (s, d) in src.as_chunks::<32>().0.iter().zip(dst.as_chunks_mut::<32>().0) {
+    for (s, d) in src
+        .as_chunks::<32>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<32>().0)
+    {
         let v = load32(s);
         if unclean32(v) != 0 {
             return stop(s, i);
@@ -153,7 +173,10 @@ pub(super) fn ascii32_avx2(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> 
         for (q, part) in s.as_chunks::<16>().0.iter().zip(d.chunks_exact_mut(16)) {
             let w = load16(q);
             store32(&mut part[..8], _mm256_cvtepu8_epi32(w));
-            store32(&mut part[8..], _mm256_cvtepu8_epi32(_mm_unpackhi_epi64(w, w)));
+            store32(
+                &mut part[8..],
+                _mm256_cvtepu8_epi32(_mm_unpackhi_epi64(w, w)),
+            );
         }
         i += 32;
     }
