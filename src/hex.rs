@@ -288,7 +288,7 @@ fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize
         // At the top of the loop `i` is always where a token, a separator, a comment or an
         // escape starts.
         // A run of digits reaching 64 bytes ahead goes straight to the 64-digit blocks.
-        let long_run = || digit(b, i + 1).is_some() && digit(b, i + 63).is_some();
+        let long_run = || digit(b, i + 2).is_some() && digit(b, i + 63).is_some();
         if SIMD && !(DIGITS[usize::from(c)] < 16 && long_run()) {
             let is_digit = DIGITS[usize::from(c)] < 16;
             if is_digit && i >= next_spaced && !matches!(b.get(i + 1), Some(b'x' | b'X')) {
