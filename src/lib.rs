@@ -16,6 +16,7 @@ mod text;
 pub use builder::{Builder, DEFAULT_COMMIT_STEP, HugePages};
 pub use error::{Error, HexErrorKind};
 pub use mallocator::{Checkpoint, Mallocator};
+pub use protect::{Block, ByteRange, FnPtr};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
 pub use text::CharWidth;

@@ -16,6 +16,7 @@ use core::cell::Cell;
 use core::fmt;
 use core::ptr::NonNull;
 use core::slice;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::protect::ProtMap;
 use crate::region::Region;
@@ -76,7 +77,14 @@ pub struct Mallocator {
     pub(crate) prots: ProtMap,
     /// Whether every page is writable: the write helpers' fast path.
     pub(crate) all_writable: bool,
+    /// This arena's identity, unique in the process: checkpoints and block handles carry it,
+    /// so one taken on another arena (even one since freed and mapped again at the same
+    /// address) is told apart.
+    id: u64,
 }
+
+/// The identity of the next arena. 2^64 arenas cannot be made in a process's lifetime.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Mallocator {
     /// One allocation granule ([`granularity`](crate::granularity): 64 KiB on Windows, a
@@ -128,6 +136,7 @@ impl Mallocator {
             huge,
             prots: ProtMap::new(region.len(), region.protection()),
             all_writable: region.protection().is_writable(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             region,
         }
     }
@@ -170,14 +179,32 @@ impl Mallocator {
         self.limit() - self.ptr.get()
     }
 
-    /// The protection last set for the whole region: at construction or by
-    /// [`set_protection`](Self::set_protection). Pages changed since by
-    /// [`protect`](Self::protect), [`publish`](Self::publish) or
-    /// [`make_writable`](Self::make_writable) may differ; ask
-    /// [`protection_at`](Self::protection_at) or [`protection_of`](Self::protection_of).
+    /// The protection of the whole region when all its pages have the same, `None` when
+    /// they differ (after [`protect`](Self::protect), [`publish`](Self::publish) or
+    /// [`make_writable`](Self::make_writable) on part of it); ask
+    /// [`protection_at`](Self::protection_at) or [`protection_of`](Self::protection_of)
+    /// about parts. Pages reserved but not committed yet count with the protection they will
+    /// be committed with.
+    ///
+    /// ```
+    /// use vmallocator::{Mallocator, Protection, page_size};
+    /// let mut m = Mallocator::with_size(2 * page_size(), Protection::READ_WRITE)?;
+    /// assert_eq!(m.protection(), Some(Protection::READ_WRITE));
+    /// m.publish(..1)?; // the first page
+    /// assert_eq!(m.protection(), None);
+    /// m.publish(..)?;
+    /// assert_eq!(m.protection(), Some(Protection::READ_EXECUTE));
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
     #[inline]
-    pub fn protection(&self) -> Protection {
-        self.region.protection()
+    pub fn protection(&self) -> Option<Protection> {
+        self.prots.uniform()
+    }
+
+    /// This arena's identity, unique among all arenas the process has made.
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Changes the protection of the whole region (`mprotect(2)` / `VirtualProtect`).
@@ -204,6 +231,13 @@ impl Mallocator {
         self.protect(.., protection)?;
         self.region.set_protection_field(protection);
         Ok(())
+    }
+
+    /// Moves the bump pointer up to `addr`, skipping the bytes between: used to start the
+    /// next block on a fresh page. The skipped bytes count as handed out.
+    pub(crate) fn raise_to(&mut self, addr: usize) {
+        debug_assert!(addr >= self.ptr.get() && addr <= self.end.get());
+        self.ptr.set(addr);
     }
 
     /// A pointer to `addr` with the region's provenance.
@@ -294,10 +328,13 @@ impl Mallocator {
                 // SAFETY: no reference covers `[end, new_end)` (see above).
                 Some(p) => unsafe { self.region.commit(end, new_end - end, p) }?,
                 None => {
-                    for (s, e, p) in self.prots.segments(end, new_end) {
+                    let failed = self.prots.find_segment(end, new_end, |s, e, p| {
                         // SAFETY: `[s, e)` is part of `[end, new_end)`, which no reference
                         // covers (see above).
-                        unsafe { self.region.commit(s, e - s, p) }?;
+                        unsafe { self.region.commit(s, e - s, p) }.err()
+                    });
+                    if let Some(e) = failed {
+                        return Err(e);
                     }
                 }
             }
@@ -571,7 +608,7 @@ impl fmt::Debug for Mallocator {
             .field("committed", &self.committed())
             .field("used", &self.used())
             .field("remaining", &self.remaining())
-            .field("protection", &self.protection())
+            .field("protection", &self.prots)
             .finish()
     }
 }

@@ -87,6 +87,9 @@ pub(crate) struct Request {
     /// Inaccessible pages below and above the usable part.
     pub(crate) guard_before: usize,
     pub(crate) guard_after: usize,
+    /// Only reserve the address space (no access, nothing committed): the owner commits
+    /// the usable part as it needs it. The guard pages are then simply never committed.
+    pub(crate) reserve_only: bool,
 }
 
 /// The usable length and the guard bytes of a request, each a whole number of pages, or the
@@ -101,8 +104,9 @@ impl Request {
     pub(crate) fn sizes(&self) -> Result<Sizes, Error> {
         let page = page_size();
         let len = region_len(self.size, page)?;
-        let overflow = Error::SizeOverflow {
-            requested: self.size,
+        let overflow = Error::GuardPagesOverflow {
+            before: self.guard_before,
+            after: self.guard_after,
         };
         let before = self
             .guard_before
@@ -148,6 +152,7 @@ impl Region {
                 protection,
                 guard_before: 0,
                 guard_after: 0,
+                reserve_only: false,
             },
             None,
         )
@@ -174,13 +179,18 @@ impl Region {
                 sys::Place::Exact(start)
             }
         };
-        // SAFETY: `total` is a non-zero multiple of the page size, and an exact address a
-        // multiple of the allocation granularity (checked just above).
-        let mapping =
-            unsafe { sys::map(place, total, request.protection) }.map_err(|e| match at {
-                Some(addr) if e.1 == sys::ADDRESS_IN_USE => Error::AddressInUse { addr },
-                _ => os_error(e),
-            })?;
+        let mapped = if request.reserve_only {
+            // SAFETY: as below.
+            unsafe { sys::reserve(place, total) }
+        } else {
+            // SAFETY: `total` is a non-zero multiple of the page size, and an exact address a
+            // multiple of the allocation granularity (checked just above).
+            unsafe { sys::map(place, total, request.protection) }
+        };
+        let mapping = mapped.map_err(|e| match at {
+            Some(addr) if e.1 == sys::ADDRESS_IN_USE => Error::AddressInUse { addr },
+            _ => os_error(e),
+        })?;
         debug_assert_eq!(mapping.as_ptr() as usize % page_size(), 0);
         // From here on, dropping `region` unmaps everything.
         let mut region = Region {
@@ -204,7 +214,8 @@ impl Region {
             (region.mapping, before),
             (region.end_ptr(), total - before - len),
         ] {
-            if guard_len != 0 {
+            // A reservation has no access anywhere yet: its guards are already in place.
+            if guard_len != 0 && !request.reserve_only {
                 // SAFETY: the guard lies inside the mapping, which nothing references yet.
                 unsafe { sys::protect(guard, guard_len, Protection::NONE) }.map_err(os_error)?;
             }
@@ -238,7 +249,7 @@ impl Region {
             .filter(|&l| l <= isize::MAX as usize)
             .ok_or(Error::SizeOverflow { requested: size })?;
         // SAFETY: `whole` is a non-zero multiple of the page size.
-        let start = unsafe { sys::reserve(whole) }.map_err(os_error)?;
+        let start = unsafe { sys::reserve(sys::Place::Anywhere, whole) }.map_err(os_error)?;
         let addr = start.as_ptr() as usize;
         let head = addr.wrapping_neg() & (align.max(1) - 1);
         // SAFETY: `head <= extra`, so `start + head` stays inside the reservation.

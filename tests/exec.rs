@@ -71,7 +71,7 @@ fn partial_ranges_round_outward_to_pages() {
     assert_eq!(got, [RW, Protection::READ, Protection::READ, RW]);
     assert_eq!(m.protection_of(p..3 * p).unwrap(), Some(Protection::READ));
     assert_eq!(m.protection_of(..).unwrap(), None);
-    assert_eq!(m.protection(), RW); // the last whole-region setting
+    assert_eq!(m.protection(), None); // mixed
 
     // The write helpers check exactly the pages a block touches.
     m.alloc(p - 2, 1).unwrap();
@@ -137,10 +137,27 @@ fn guard_pages_leave_base_and_size_usable() {
     assert_eq!(m.size(), p);
     m.alloc_bytes(&vec![1; p]).unwrap();
     assert!(m.used_bytes().unwrap().iter().all(|&b| b == 1));
-    assert!(matches!(
-        Mallocator::builder().guard_pages(usize::MAX, 0).build(),
-        Err(Error::SizeOverflow { .. })
-    ));
+    // The error names the guard pages that overflowed, not the usable size.
+    for (before, after) in [(usize::MAX, 0), (0, usize::MAX), (1, usize::MAX / p)] {
+        assert_eq!(
+            Mallocator::builder()
+                .guard_pages(before, after)
+                .build()
+                .unwrap_err(),
+            Error::GuardPagesOverflow { before, after }
+        );
+    }
+    // A usable size that overflows alone is the size's error.
+    assert_eq!(
+        Mallocator::builder()
+            .size(usize::MAX)
+            .guard_pages(1, 1)
+            .build()
+            .unwrap_err(),
+        Error::SizeOverflow {
+            requested: usize::MAX
+        }
+    );
 }
 
 #[test]

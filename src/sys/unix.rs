@@ -122,9 +122,24 @@ fn reserve_flags() -> MapFlags {
 ///
 /// # Safety
 /// `len` must be a non-zero multiple of the page size.
-pub(crate) unsafe fn reserve(len: usize) -> SysResult<NonNull<u8>> {
+///
+/// [`Place::Exact`] is handled as in [`map`]: never `MAP_FIXED`; the caller checks where
+/// the reservation landed.
+pub(crate) unsafe fn reserve(place: Place, len: usize) -> SysResult<NonNull<u8>> {
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+    let mut flags = reserve_flags();
+    let hint = match place {
+        Place::Anywhere => 0,
+        Place::Exact(addr) => {
+            #[cfg(target_os = "linux")]
+            {
+                flags |= MapFlags::FIXED_NOREPLACE;
+            }
+            addr
+        }
+    };
     // SAFETY: `len` is non-zero per this function's contract; no MAP_FIXED.
-    unsafe { map_new(0, len, ProtFlags::empty(), reserve_flags()) }
+    unsafe { map_new(hint, len, ProtFlags::empty(), flags) }
 }
 
 /// Makes reserved pages usable with `protection` (`mprotect(2)`); the kernel backs them
