@@ -405,3 +405,42 @@ fn reservations_record_protection_until_pages_are_committed() {
     m.alloc_bytes(&[3; 8]).unwrap();
     assert_eq!(m.used_bytes().unwrap()[4 * p..], [3; 8]);
 }
+
+/// The guard pages of a growing code heap (reserve + guards + near) trap, below and above.
+fn code_heap_guard(name: &str, above: bool) {
+    if !in_faulting_child(name) {
+        return;
+    }
+    let anchor = add_imm as fn(u16) -> Vec<u8> as usize;
+    let m = Mallocator::builder()
+        .reserve(64 * page_size())
+        .commit_step(16 * page_size())
+        .guard_pages(1, 1)
+        .near(anchor, (1 << 31) - 1)
+        .build()
+        .unwrap();
+    // Commit the whole heap, so the only inaccessible pages left are the guards.
+    m.alloc(m.size(), 1).unwrap();
+    assert_eq!(m.committed(), m.size());
+    let base = m.base().as_ptr();
+    let guard = if above {
+        base.wrapping_add(m.size())
+    } else {
+        base.wrapping_sub(1)
+    };
+    about_to_fault();
+    // SAFETY: not sound on purpose: `guard` is in a guard page, so this read faults and
+    // kills the child, which is what the parent checks.
+    let b = unsafe { guard.read_volatile() };
+    println!("no fault: {b}");
+}
+
+#[test]
+fn reading_above_a_code_heap_faults() {
+    code_heap_guard("reading_above_a_code_heap_faults", true);
+}
+
+#[test]
+fn reading_below_a_code_heap_faults() {
+    code_heap_guard("reading_below_a_code_heap_faults", false);
+}
