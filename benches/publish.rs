@@ -1,78 +1,188 @@
-//! Publishing cost: `make_writable` + `publish` (protection change, instruction-cache
-//! coherence, bookkeeping) against a raw `mprotect` pair on the same number of pages.
-//! Target: at most 1.1x the raw pair. Run with `cargo bench --bench publish`.
+//! Publishing cost against raw `mprotect` calls on the same pages.
+//!
+//! - `publish/…`: one `make_writable` + `publish` pair (protection change,
+//!   instruction-cache coherence, bookkeeping) against a raw `mprotect` pair, on 1 and 16
+//!   pages.
+//! - `ranges/N`: `publish` on N alternating single pages of one region of 2N pages, then
+//!   `make_writable` on each again (the protection map grows to 2N runs and shrinks back),
+//!   against the same 2N raw `mprotect` calls; N = 10, 100, 1,000, 10,000.
+//!
+//! Target: at most 1.1x the raw calls. Run with `cargo bench --bench publish`.
+//!
+//! `publish --kernel <name>` runs one instruction-count kernel instead, for
+//! `scripts/publish-instructions.sh` (callgrind): `pair_ours` and `pair_raw` make
+//! [`PAIRS`] pairs on one page.
 
 #[cfg(target_os = "linux")]
 mod linux {
     use core::ffi::c_void;
     use std::hint::black_box;
+    use std::time::Duration;
 
     use criterion::{BenchmarkId, Criterion, Throughput};
     use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
     use vmallocator::{Mallocator, Protection, page_size};
 
-    pub fn bench(c: &mut Criterion) {
+    /// Pairs per instruction-count kernel.
+    pub const PAIRS: usize = 10_000;
+
+    const RW: MprotectFlags = MprotectFlags::READ.union(MprotectFlags::WRITE);
+    const RX: MprotectFlags = MprotectFlags::READ.union(MprotectFlags::EXEC);
+
+    /// A read+write arena of `len` bytes between `PROT_NONE` guard pages, so the kernel
+    /// cannot merge it with whatever neighbours it happens to have: that would measure the
+    /// layout of the address space, not the call.
+    fn arena(len: usize) -> Mallocator {
+        Mallocator::builder()
+            .size(len)
+            .protection(Protection::READ_WRITE)
+            .guard_pages(1, 1)
+            .build()
+            .unwrap()
+    }
+
+    /// The same, raw: mapped read+write, then the guards to none, exactly as the builder
+    /// does. Returns the mapping and the usable part.
+    fn raw(len: usize) -> (*mut c_void, *mut c_void) {
+        let page = page_size();
+        // SAFETY: a fresh anonymous private mapping at a kernel-chosen address; nothing else
+        // uses it.
+        let mapping = unsafe {
+            mm::mmap_anonymous(
+                core::ptr::null_mut(),
+                len + 2 * page,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .unwrap();
+        let usable = mapping.cast::<u8>().wrapping_add(page).cast::<c_void>();
+        let after = usable.cast::<u8>().wrapping_add(len).cast::<c_void>();
+        for guard in [mapping, after] {
+            // SAFETY: one page at either end of the mapping above, unused.
+            unsafe { mm::mprotect(guard, page, MprotectFlags::empty()) }.unwrap();
+        }
+        (mapping, usable)
+    }
+
+    fn unmap(mapping: *mut c_void, len: usize) {
+        // SAFETY: the whole mapping from `raw`, no longer used.
+        unsafe { mm::munmap(mapping, len + 2 * page_size()) }.unwrap();
+    }
+
+    /// `mprotect` of `len` bytes at `addr`.
+    #[inline(always)]
+    fn protect(addr: *mut c_void, len: usize, flags: MprotectFlags) {
+        // SAFETY: `addr..addr + len` lies in a mapping from `raw`, which no reference
+        // points into.
+        unsafe { mm::mprotect(addr, len, flags) }.unwrap();
+    }
+
+    #[inline(never)]
+    pub fn pair_ours(m: &mut Mallocator, len: usize, n: usize) {
+        for _ in 0..n {
+            m.make_writable(black_box(0..len)).unwrap();
+            m.publish(black_box(0..len)).unwrap();
+        }
+    }
+
+    #[inline(never)]
+    pub fn pair_raw(addr: *mut c_void, len: usize, n: usize) {
+        for _ in 0..n {
+            protect(black_box(addr), len, RW);
+            protect(black_box(addr), len, RX);
+        }
+    }
+
+    /// Runs one instruction-count kernel.
+    pub fn kernel(name: &str) {
+        let page = page_size();
+        match name {
+            "pair_ours" => pair_ours(&mut arena(page), page, black_box(PAIRS)),
+            "pair_raw" => {
+                let (mapping, usable) = raw(page);
+                pair_raw(usable, page, black_box(PAIRS));
+                unmap(mapping, page);
+            }
+            other => panic!("unknown kernel {other:?}; known: pair_ours, pair_raw"),
+        }
+    }
+
+    pub fn pairs(c: &mut Criterion) {
         let page = page_size();
         let mut group = c.benchmark_group("publish");
         for pages in [1usize, 16] {
             let len = pages * page;
             group.throughput(Throughput::Bytes(len as u64));
-
-            // Both sides sit between PROT_NONE guard pages, so the kernel cannot merge them
-            // with whatever neighbours they happen to have: that would measure the layout of
-            // the address space, not the call.
-            let mut m = Mallocator::builder()
-                .size(len)
-                .protection(Protection::READ_WRITE)
-                .guard_pages(1, 1)
-                .build()
-                .unwrap();
+            let mut m = arena(len);
             group.bench_function(BenchmarkId::new("vmallocator", pages), |b| {
-                b.iter(|| {
-                    m.make_writable(black_box(0..len)).unwrap();
-                    m.publish(black_box(0..len)).unwrap();
-                });
+                b.iter(|| pair_ours(&mut m, len, 1));
             });
-
-            // SAFETY: a fresh anonymous private mapping of `len` bytes at a kernel-chosen
-            // address; nothing else uses it.
-            let mapping = unsafe {
-                mm::mmap_anonymous(
-                    core::ptr::null_mut(),
-                    len + 2 * page,
-                    ProtFlags::READ | ProtFlags::WRITE,
-                    MapFlags::PRIVATE,
-                )
-            }
-            .unwrap();
-            // Set up exactly as the builder does: map read+write, then the guards to none.
-            let raw = mapping.cast::<u8>().wrapping_add(page).cast::<c_void>();
-            let after = raw.cast::<u8>().wrapping_add(len).cast::<c_void>();
-            for guard in [mapping, after] {
-                // SAFETY: one page at either end of the mapping above, unused.
-                unsafe { mm::mprotect(guard, page, MprotectFlags::empty()) }.unwrap();
-            }
-            let rw = MprotectFlags::READ | MprotectFlags::WRITE;
-            let rx = MprotectFlags::READ | MprotectFlags::EXEC;
+            let (mapping, usable) = raw(len);
             group.bench_function(BenchmarkId::new("raw mprotect pair", pages), |b| {
+                b.iter(|| pair_raw(usable, len, 1));
+            });
+            unmap(mapping, len);
+        }
+        group.finish();
+    }
+
+    pub fn ranges(c: &mut Criterion) {
+        let page = page_size();
+        let mut group = c.benchmark_group("ranges");
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        for n in [10usize, 100, 1_000, 10_000] {
+            group.throughput(Throughput::Elements(2 * n as u64));
+            let len = 2 * n * page;
+            let mut m = arena(len);
+            group.bench_function(BenchmarkId::new("vmallocator", n), |b| {
                 b.iter(|| {
-                    // SAFETY: the mapping above, which no reference points into.
-                    unsafe { mm::mprotect(black_box(raw), len, rw) }.unwrap();
-                    // SAFETY: as above.
-                    unsafe { mm::mprotect(black_box(raw), len, rx) }.unwrap();
+                    for i in 0..n {
+                        let at = 2 * i * page;
+                        m.publish(black_box(at..at + page)).unwrap();
+                    }
+                    for i in 0..n {
+                        let at = 2 * i * page;
+                        m.make_writable(black_box(at..at + page)).unwrap();
+                    }
                 });
             });
-            // SAFETY: the whole mapping from above, no longer used.
-            unsafe { mm::munmap(mapping, len + 2 * page) }.unwrap();
+            drop(m);
+            let (mapping, usable) = raw(len);
+            group.bench_function(BenchmarkId::new("raw mprotect", n), |b| {
+                b.iter(|| {
+                    for i in 0..n {
+                        let at = usable.cast::<u8>().wrapping_add(2 * i * page).cast();
+                        protect(black_box(at), page, RX);
+                    }
+                    for i in 0..n {
+                        let at = usable.cast::<u8>().wrapping_add(2 * i * page).cast();
+                        protect(black_box(at), page, RW);
+                    }
+                });
+            });
+            unmap(mapping, len);
         }
         group.finish();
     }
 }
 
 #[cfg(target_os = "linux")]
-criterion::criterion_group!(benches, linux::bench);
-#[cfg(target_os = "linux")]
-criterion::criterion_main!(benches);
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--kernel") {
+        let name = args.get(i + 1).expect("--kernel needs a name");
+        linux::kernel(name);
+        return;
+    }
+    let mut c = criterion::Criterion::default().configure_from_args();
+    linux::pairs(&mut c);
+    linux::ranges(&mut c);
+    c.final_summary();
+}
 
 #[cfg(not(target_os = "linux"))]
 fn main() {}

@@ -51,7 +51,10 @@ fn with_immediate(instruction: [u8; 4], imm: u16) -> [u8; 4] {
 fn main() -> Result<(), Error> {
     type Fn1 = extern "C" fn(i32) -> i32;
     let (add_hex, imm_at) = ADD;
-    let mut m = Mallocator::builder().reserve(1 << 20).guard_pages(1, 1).build()?;
+    let mut m = Mallocator::builder()
+        .reserve(1 << 20)
+        .guard_pages(1, 1)
+        .build()?;
 
     // Write while the pages are read+write; keep a handle, not the slice.
     let add = m.block_of(m.alloc_hex(add_hex)?)?;

@@ -223,10 +223,8 @@ fn bad_inputs_are_errors_that_change_nothing() {
     assert_eq!(m.protection_of(theirs), Err(Error::ForeignBlock));
     assert_eq!(m.patch(theirs).unwrap_err(), Error::ForeignBlock);
     // SAFETY: refused before anything could be called.
-    assert_eq!(
-        unsafe { m.function::<Ret>(theirs) },
-        Err(Error::ForeignBlock)
-    );
+    let e = unsafe { m.function::<Ret>(theirs) };
+    assert_eq!(e, Err(Error::ForeignBlock));
     assert!(matches!(m.publish(0..5 * p), Err(Error::OutOfRange { .. })));
     assert!(matches!(m.patch(0..5 * p), Err(Error::OutOfRange { .. })));
     // Bytes not handed out yet cannot be patched.
@@ -257,11 +255,14 @@ fn bad_inputs_are_errors_that_change_nothing() {
         );
         let empty = m.block_at(m.base(), 0).unwrap();
         // SAFETY: refused before anything could be called.
-        assert!(matches!(
-            unsafe { m.function::<Ret>(empty) },
-            Err(Error::NotInArena { .. })
-        ));
+        let e = unsafe { m.function::<Ret>(empty) };
+        assert!(matches!(e, Err(Error::NotInArena { .. })));
         assert_eq!(state(&mut m), before);
+        // Code whose pages went back to the OS is not called either.
+        m.reset_decommit().unwrap();
+        // SAFETY: refused before anything could be called.
+        let e = unsafe { m.function::<Ret>(ours) }.unwrap_err();
+        assert!(matches!(e, Error::NotInArena { .. }), "{e:?}");
     }
 }
 

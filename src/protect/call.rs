@@ -116,7 +116,7 @@ impl Mallocator {
     ///
     /// # Errors
     /// [`Error::ForeignBlock`] for a block of another arena, [`Error::NotInArena`] for an
-    /// empty block, [`Error::NotExecutable`] when a page of the block is not executable
+    /// empty block or one no longer committed, [`Error::NotExecutable`] when a page of the block is not executable
     /// (not published, or made writable since). Nothing has changed then.
     ///
     /// # Safety
@@ -126,10 +126,11 @@ impl Mallocator {
     /// pointer borrows nothing. Getting the pointer alone does nothing unsafe.
     pub unsafe fn function<F: FnPtr>(&self, block: Block) -> Result<F, Error> {
         let (start, end) = block.offsets(self)?;
-        if start == end {
+        // Code lies in committed memory: not past it (e.g. after `reset_decommit`).
+        if start == end || end > self.committed() {
             return Err(Error::NotInArena {
                 addr: block.addr(),
-                len: 0,
+                len: block.len(),
             });
         }
         if let Some(protection) = self

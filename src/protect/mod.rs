@@ -37,7 +37,7 @@ impl Mallocator {
 
     /// Changes the OS protection of whole pages `[start, end)` and records it. On failure
     /// nothing has changed (see [`roll_back`](Self::roll_back)).
-    #[inline]
+    #[inline(always)]
     fn set_pages(&mut self, start: usize, end: usize, protection: Protection) -> Result<(), Error> {
         if start == end {
             return Ok(());
@@ -262,6 +262,7 @@ impl Mallocator {
     /// committed part of `[start, end)`. Pages not committed yet hold no code, and on aarch64
     /// `dc cvau` on a reserved (`PROT_NONE`) page faults; over a large reservation it would
     /// also walk every cache line of it.
+    #[inline]
     fn flush_len(&self, start: usize, end: usize) -> usize {
         end.min(self.committed()).saturating_sub(start)
     }

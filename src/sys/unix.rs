@@ -18,7 +18,16 @@ pub(crate) fn allocation_granularity() -> usize {
     page_size()
 }
 
+#[inline]
 pub(crate) fn prot_flags(protection: Protection) -> ProtFlags {
+    // Where the OS numbers its flags as `Protection` does (Linux, macOS and the BSDs all
+    // have read 1, write 2, execute 4), the conversion is the bits themselves.
+    const SAME_BITS: bool = ProtFlags::READ.bits() == Protection::READ.bits() as _
+        && ProtFlags::WRITE.bits() | ProtFlags::READ.bits() == Protection::READ_WRITE.bits() as _
+        && ProtFlags::EXEC.bits() == Protection::EXECUTE.bits() as _;
+    if SAME_BITS {
+        return ProtFlags::from_bits_retain(protection.bits() as _);
+    }
     let mut flags = ProtFlags::empty();
     if protection.is_readable() {
         flags |= ProtFlags::READ;
@@ -32,6 +41,7 @@ pub(crate) fn prot_flags(protection: Protection) -> ProtFlags {
     flags
 }
 
+#[inline]
 fn mprotect_flags(protection: Protection) -> MprotectFlags {
     MprotectFlags::from_bits_retain(prot_flags(protection).bits())
 }
@@ -211,6 +221,7 @@ pub(crate) unsafe fn map_huge(len: usize, protection: Protection) -> SysResult<N
 /// # Safety
 /// The range must be page-aligned and lie inside a mapping this crate owns, and no Rust
 /// reference into it may be used in a way the new protection forbids.
+#[inline]
 pub(crate) unsafe fn protect(
     addr: NonNull<u8>,
     len: usize,
