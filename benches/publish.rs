@@ -11,7 +11,8 @@
 //!
 //! `publish --kernel <name>` runs one instruction-count kernel instead, for
 //! `scripts/publish-instructions.sh` (callgrind): `pair_ours` and `pair_raw` make
-//! [`PAIRS`] pairs on one page.
+//! `PAIRS` pairs on one page; `ranges_ours` and `ranges_raw` one round of `ranges` at
+//! N = `RANGES`.
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -25,6 +26,8 @@ mod linux {
 
     /// Pairs per instruction-count kernel.
     pub const PAIRS: usize = 10_000;
+    /// Alternating pages of the `ranges_*` instruction-count kernels.
+    pub const RANGES: usize = 10_000;
 
     const RW: MprotectFlags = MprotectFlags::READ.union(MprotectFlags::WRITE);
     const RX: MprotectFlags = MprotectFlags::READ.union(MprotectFlags::EXEC);
@@ -94,10 +97,44 @@ mod linux {
         }
     }
 
+    /// `publish` on `n` alternating pages, then `make_writable` on each again.
+    #[inline(never)]
+    pub fn ranges_ours(m: &mut Mallocator, n: usize) {
+        let page = page_size();
+        for i in 0..n {
+            let at = 2 * i * page;
+            m.publish(black_box(at..at + page)).unwrap();
+        }
+        for i in 0..n {
+            let at = 2 * i * page;
+            m.make_writable(black_box(at..at + page)).unwrap();
+        }
+    }
+
+    /// The same `mprotect` calls, raw.
+    #[inline(never)]
+    pub fn ranges_raw(usable: *mut c_void, n: usize) {
+        let page = page_size();
+        for i in 0..n {
+            let at = usable.cast::<u8>().wrapping_add(2 * i * page).cast();
+            protect(black_box(at), page, RX);
+        }
+        for i in 0..n {
+            let at = usable.cast::<u8>().wrapping_add(2 * i * page).cast();
+            protect(black_box(at), page, RW);
+        }
+    }
+
     /// Runs one instruction-count kernel.
     pub fn kernel(name: &str) {
         let page = page_size();
         match name {
+            "ranges_ours" => ranges_ours(&mut arena(2 * RANGES * page), black_box(RANGES)),
+            "ranges_raw" => {
+                let (mapping, usable) = raw(2 * RANGES * page);
+                ranges_raw(usable, black_box(RANGES));
+                unmap(mapping, 2 * RANGES * page);
+            }
             "pair_ours" => pair_ours(&mut arena(page), page, black_box(PAIRS)),
             "pair_raw" => {
                 let (mapping, usable) = raw(page);
@@ -139,30 +176,12 @@ mod linux {
             let len = 2 * n * page;
             let mut m = arena(len);
             group.bench_function(BenchmarkId::new("vmallocator", n), |b| {
-                b.iter(|| {
-                    for i in 0..n {
-                        let at = 2 * i * page;
-                        m.publish(black_box(at..at + page)).unwrap();
-                    }
-                    for i in 0..n {
-                        let at = 2 * i * page;
-                        m.make_writable(black_box(at..at + page)).unwrap();
-                    }
-                });
+                b.iter(|| ranges_ours(&mut m, n));
             });
             drop(m);
             let (mapping, usable) = raw(len);
             group.bench_function(BenchmarkId::new("raw mprotect", n), |b| {
-                b.iter(|| {
-                    for i in 0..n {
-                        let at = usable.cast::<u8>().wrapping_add(2 * i * page).cast();
-                        protect(black_box(at), page, RX);
-                    }
-                    for i in 0..n {
-                        let at = usable.cast::<u8>().wrapping_add(2 * i * page).cast();
-                        protect(black_box(at), page, RW);
-                    }
-                });
+                b.iter(|| ranges_raw(usable, n));
             });
             unmap(mapping, len);
         }

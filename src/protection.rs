@@ -50,6 +50,7 @@ impl Protection {
     pub const READ_WRITE_EXECUTE: Self = Self(R | W | X);
 
     /// The flags as bits: read 1, write 2, execute 4.
+    #[cfg_attr(not(unix), allow(dead_code))]
     #[inline]
     pub(crate) const fn bits(self) -> u8 {
         self.0

@@ -1,23 +1,25 @@
-//! The protection of each run of pages of a region: an interval map kept as a sorted `Vec`
+//! The protection of each run of pages of a region: an interval map kept as a `BTreeMap`
 //! of run starts, the first run held apart so a region of one protection needs no heap
-//! allocation at all.
+//! allocation at all (an empty `BTreeMap` allocates nothing).
 //!
-//! A change finds its place by binary search (O(log N) for N runs) and merges only with its
-//! two neighbours; the runs after it shift in memory, which costs nothing when changes come
-//! in address order, as when a code heap appends and publishes (amortised O(1)).
+//! A change costs O(log N) for N runs whatever the order of changes: two lookups for the
+//! neighbours, the removal of the run starts inside the range (each paid for by the change
+//! that made it), at most two insertions. A change of the whole region, or one that changes
+//! nothing in a uniform region, touches no tree at all.
 #![forbid(unsafe_code)]
 
 use core::fmt;
+use std::collections::BTreeMap;
 
 use crate::Protection;
 
-/// Runs of pages with one protection. The first run starts at 0 with `first`; `rest` holds
-/// the starts of the others, `(start offset, protection)`, sorted, each different from the
-/// run before it. Offsets are multiples of the page size.
+/// Runs of pages with one protection. The first run starts at 0 with `first`; `rest` maps
+/// the starts of the others to their protection, each different from the run before it.
+/// Offsets are multiples of the page size.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct ProtMap {
     first: Protection,
-    rest: Vec<(usize, Protection)>,
+    rest: BTreeMap<usize, Protection>,
     size: usize,
 }
 
@@ -26,7 +28,7 @@ impl ProtMap {
     pub(crate) const fn new(size: usize, protection: Protection) -> Self {
         ProtMap {
             first: protection,
-            rest: Vec::new(),
+            rest: BTreeMap::new(),
             size,
         }
     }
@@ -37,19 +39,28 @@ impl ProtMap {
         if self.rest.is_empty() {
             return self.first;
         }
-        self.run(offset).2
+        self.start_of(offset).1
     }
 
     /// The run holding `offset` (`offset < size`): its start, its end and its protection.
     #[inline]
     pub(crate) fn run(&self, offset: usize) -> (usize, usize, Protection) {
-        // The number of runs of `rest` that start at or before `offset`.
-        let i = self.rest.partition_point(|&(start, _)| start <= offset);
-        let end = self.rest.get(i).map_or(self.size, |r| r.0);
-        match i {
-            0 => (0, end, self.first),
-            _ => (self.rest[i - 1].0, end, self.rest[i - 1].1),
-        }
+        let (start, p) = self.start_of(offset);
+        let end = self
+            .rest
+            .range(offset + 1..)
+            .next()
+            .map_or(self.size, |(&s, _)| s);
+        (start, end, p)
+    }
+
+    /// The start and protection of the run holding `offset` (`offset < size`).
+    #[inline]
+    fn start_of(&self, offset: usize) -> (usize, Protection) {
+        self.rest
+            .range(..=offset)
+            .next_back()
+            .map_or((0, self.first), |(&s, &p)| (s, p))
     }
 
     /// The protection of the whole region when it is uniform.
@@ -122,28 +133,45 @@ impl ProtMap {
 
     #[inline(never)]
     fn set_slow(&mut self, start: usize, end: usize, protection: Protection) {
-        let before = (start > 0).then(|| self.at(start - 1));
-        let after = (end < self.size).then(|| self.at(end));
-        // Runs starting inside `[start, end]` give way to the new run and the resumed one.
-        let lo = self.rest.partition_point(|r| r.0 < start);
-        let hi = self.rest.partition_point(|r| r.0 <= end);
-        let head = match before {
-            None => {
-                self.first = protection;
-                None
+        // One walk down from `end`: the run holding `end` (resumed after the range), the run
+        // starts inside `[start, end]` (they give way), and the run holding `start - 1`.
+        let mut inside = [0usize; 4];
+        let mut n_inside = 0;
+        let mut after = None;
+        let mut before = self.first;
+        for (i, (&s, &p)) in self.rest.range(..=end).rev().enumerate() {
+            if i == 0 {
+                after = Some(p);
             }
-            Some(b) => (b != protection).then_some((start, protection)),
-        };
-        let tail = after.filter(|&a| a != protection).map(|a| (end, a));
-        let new = [head, tail];
-        let new = new.iter().flatten().copied();
-        let n = new.clone().count();
-        if hi - lo == n {
-            for (slot, run) in self.rest[lo..hi].iter_mut().zip(new) {
-                *slot = run;
+            if s < start {
+                before = p;
+                break;
+            }
+            if n_inside < inside.len() {
+                inside[n_inside] = s;
+            }
+            n_inside += 1;
+        }
+        let after = (end < self.size).then(|| after.unwrap_or(self.first));
+        if n_inside <= inside.len() {
+            for s in &inside[..n_inside] {
+                self.rest.remove(s);
             }
         } else {
-            self.rest.splice(lo..hi, new);
+            // Many runs inside: each removal was paid for by the change that made its run.
+            while let Some((&s, _)) = self.rest.range(start..=end).next() {
+                self.rest.remove(&s);
+            }
+        }
+        if start == 0 {
+            self.first = protection;
+        } else if before != protection {
+            self.rest.insert(start, protection);
+        }
+        if let Some(a) = after
+            && a != protection
+        {
+            self.rest.insert(end, a);
         }
     }
 }
@@ -181,7 +209,7 @@ mod tests {
 
     fn runs(m: &ProtMap) -> Vec<(usize, Protection)> {
         core::iter::once((0, m.first))
-            .chain(m.rest.iter().copied())
+            .chain(m.rest.iter().map(|(&s, &p)| (s, p)))
             .collect()
     }
 
