@@ -219,24 +219,19 @@ impl Mallocator {
             return Ok(());
         }
         // Only Windows' FlushInstructionCache can fail after the protection change.
+        // (A copy of a uniform map allocates nothing.)
         #[cfg(windows)]
-        let before: Vec<_> = {
-            let mut runs = Vec::new();
-            self.prots.find_segment(start, end, |s, e, p| {
-                runs.push((s, e, p));
-                None::<()>
-            });
-            runs
-        };
+        let before = self.prots.clone();
         self.set_pages(start, end, Protection::READ_EXECUTE)?;
         let code = self.base().map_addr(|b| b.saturating_add(start));
         #[cfg_attr(not(windows), allow(clippy::question_mark))]
         if let Err(e) = icache::flush(code, self.flush_len(start, end)) {
             #[cfg(windows)]
-            for (s, e, p) in before {
+            before.find_segment(start, end, |s, e, p| {
                 // Best effort: restore what was there; the flush error is what counts.
                 let _ = self.set_pages(s, e, p);
-            }
+                None::<()>
+            });
             return Err(e);
         }
         #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
