@@ -31,7 +31,9 @@ pub use reuse::Checkpoint;
 ///
 /// Blocks are laid out upward, in call order, each at the lowest address that meets its
 /// alignment: consecutive align-1 allocations are contiguous, so code and data can be
-/// built by appending. Blocks are not freed one by one; the whole region goes back to the
+/// built by appending. The one exception: [`publish`](Self::publish) of the page holding
+/// the bump pointer seals it, and the next block starts on the next page, so code can be
+/// appended after published code without making it writable again. Blocks are not freed one by one; the whole region goes back to the
 /// OS with [`free`](Self::free) or on drop.
 ///
 /// Allocation goes through `&self`, so blocks handed out earlier stay usable while new
@@ -355,7 +357,8 @@ impl Mallocator {
     }
 
     /// Hands out `size` bytes at an address that is a multiple of `align`, just above the
-    /// previous block (only alignment padding between them). Size 0 is allowed: it returns
+    /// previous block (only alignment padding between them, or the rest of a page that
+    /// [`publish`](Self::publish) sealed). Size 0 is allowed: it returns
     /// the aligned current address and uses only the padding.
     ///
     /// The memory is whatever the region holds there: zeroes from the OS on first use.
