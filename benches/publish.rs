@@ -7,7 +7,9 @@
 //!   `make_writable` on each again (the protection map grows to 2N runs and shrinks back),
 //!   against the same 2N raw `mprotect` calls; N = 10, 100, 1,000, 10,000.
 //!
-//! Target: at most 1.1x the raw calls. Run with `cargo bench --bench publish`.
+//! Target: at most 1.1x the raw calls. Run with `cargo bench --bench publish`; on a noisy
+//! machine `cargo bench --bench publish -- --ratios [rounds]` interleaves the contenders
+//! and compares their minimum times instead.
 //!
 //! `publish --kernel <name>` runs one instruction-count kernel instead, for
 //! `scripts/publish-instructions.sh` (callgrind): `pair_ours` and `pair_raw` make
@@ -125,15 +127,26 @@ mod linux {
         }
     }
 
+    /// N for the `ranges_*` kernels: `RANGES`, or the environment's `PUBLISH_RANGES`.
+    fn kernel_ranges() -> usize {
+        std::env::var("PUBLISH_RANGES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(RANGES)
+    }
+
     /// Runs one instruction-count kernel.
     pub fn kernel(name: &str) {
         let page = page_size();
         match name {
-            "ranges_ours" => ranges_ours(&mut arena(2 * RANGES * page), black_box(RANGES)),
+            "ranges_ours" => ranges_ours(
+                &mut arena(2 * kernel_ranges() * page),
+                black_box(kernel_ranges()),
+            ),
             "ranges_raw" => {
-                let (mapping, usable) = raw(2 * RANGES * page);
-                ranges_raw(usable, black_box(RANGES));
-                unmap(mapping, 2 * RANGES * page);
+                let (mapping, usable) = raw(2 * kernel_ranges() * page);
+                ranges_raw(usable, black_box(kernel_ranges()));
+                unmap(mapping, 2 * kernel_ranges() * page);
             }
             "pair_ours" => pair_ours(&mut arena(page), page, black_box(PAIRS)),
             "pair_raw" => {
@@ -142,6 +155,51 @@ mod linux {
                 unmap(mapping, page);
             }
             other => panic!("unknown kernel {other:?}; known: pair_ours, pair_raw"),
+        }
+    }
+
+    /// This thread's CPU time (user and system) in seconds: unlike wall time, it leaves out
+    /// the time the thread waits for a CPU on a loaded machine.
+    fn cpu_time() -> f64 {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+    }
+
+    /// Same-run ratios for a noisy machine: for each N, the two contenders take turns for
+    /// `rounds` rounds, each round a batch of at least 2 ms, and the minimum thread CPU time
+    /// (user and system) per batch of each is compared.
+    pub fn ratios(rounds: usize) {
+        let page = page_size();
+        println!(
+            "ranges: minimum thread CPU time over {rounds} interleaved rounds, ours / raw mprotect"
+        );
+        for n in [10usize, 100, 1_000, 10_000] {
+            let len = 2 * n * page;
+            let mut m = arena(len);
+            let (mapping, usable) = raw(len);
+            let batch = (2_000 / n).max(1); // rounds of about 2 ms or more
+            let (mut ours, mut theirs) = (f64::MAX, f64::MAX);
+            for _ in 0..rounds {
+                let t = cpu_time();
+                for _ in 0..batch {
+                    ranges_ours(&mut m, n);
+                }
+                ours = ours.min(cpu_time() - t);
+                let t = cpu_time();
+                for _ in 0..batch {
+                    ranges_raw(usable, n);
+                }
+                theirs = theirs.min(cpu_time() - t);
+            }
+            let per_call = |t: f64| t / (batch * 2 * n) as f64 * 1e9;
+            println!(
+                "N={n:>6}: {:8.0} ns/call against {:8.0} ns/call, ratio {:.3}",
+                per_call(ours),
+                per_call(theirs),
+                ours / theirs
+            );
+            drop(m);
+            unmap(mapping, len);
         }
     }
 
@@ -192,6 +250,11 @@ mod linux {
 #[cfg(target_os = "linux")]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--ratios") {
+        let rounds = args.get(i + 1).and_then(|r| r.parse().ok()).unwrap_or(15);
+        linux::ratios(rounds);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--kernel") {
         let name = args.get(i + 1).expect("--kernel needs a name");
         linux::kernel(name);

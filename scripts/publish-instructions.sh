@@ -3,6 +3,8 @@
 # system calls: callgrind counts benches/publish.rs's `pair_ours` kernel and the raw
 # `mprotect` pair `pair_raw` (counting switched on only inside each kernel), and prints
 # both per pair and their difference. Target: at most 100 instructions.
+# Then the same per call for `publish`/`make_writable` on N alternating pages
+# (`ranges_ours` against `ranges_raw`), N = 10, 100, 1,000, 10,000.
 #
 # Usage: scripts/publish-instructions.sh   (honours CARGO_TARGET_DIR)
 set -euo pipefail
@@ -23,14 +25,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 per_pair() {
-    local k=$1
+    local k=$1 n=${2:-$pairs}
     valgrind --tool=callgrind --collect-atstart=no --toggle-collect="*::$k" \
         --callgrind-out-file="$out/$k.out" "$bin" --kernel "$k" >"$out/$k.log" 2>&1 \
         || { cat "$out/$k.log" >&2; exit 1; }
     local total
     total=$(sed -n 's/^totals: *//p' "$out/$k.out")
     [ -n "$total" ] && [ "$total" -gt 0 ] || { echo "$0: nothing counted in $k" >&2; exit 1; }
-    awk -v t="$total" -v n="$pairs" 'BEGIN { printf "%.1f", t / n }'
+    awk -v t="$total" -v n="$n" 'BEGIN { printf "%.1f", t / n }'
 }
 
 ours=$(per_pair pair_ours)
@@ -41,3 +43,11 @@ printf 'vmallocator pair: %s\nraw mprotect pair: %s\n' "$ours" "$raw"
 awk -v o="$ours" -v r="$raw" 'BEGIN {
     d = o - r
     printf "overhead beyond the system calls: %.1f (%s)\n", d, (d <= 100) ? "ok, <= 100" : "over 100" }'
+
+echo
+echo "per call, publish then make_writable on N alternating pages (user space only):"
+for n in 10 100 1000 10000; do
+    ours=$(PUBLISH_RANGES=$n per_pair ranges_ours $((2 * n)))
+    raw=$(PUBLISH_RANGES=$n per_pair ranges_raw $((2 * n)))
+    printf 'N=%-6s vmallocator %8s   raw mprotect %6s\n' "$n" "$ours" "$raw"
+done

@@ -209,7 +209,9 @@ impl Mallocator {
     /// macOS calls `sys_icache_invalidate`. On macOS on Apple silicon this also switches the
     /// calling thread's `MAP_JIT` memory to executable (`pthread_jit_write_protect_np(1)`):
     /// that path is type-checked, not run-tested.
-    #[inline]
+    // Inlined: a call would cost more than the bookkeeping (register saves, the `Result`
+    // returned through memory).
+    #[inline(always)]
     pub fn publish(&mut self, range: impl ByteRange) -> Result<(), Error> {
         if !icache::SUPPORTED {
             return Err(Error::Unsupported);
@@ -283,7 +285,9 @@ impl Mallocator {
     /// # Platform behaviour
     /// On macOS on Apple silicon this also switches the calling thread's `MAP_JIT` memory to
     /// writable (`pthread_jit_write_protect_np(0)`); type-checked, not run-tested.
-    #[inline]
+    // Inlined: a call would cost more than the bookkeeping (register saves, the `Result`
+    // returned through memory).
+    #[inline(always)]
     pub fn make_writable(&mut self, range: impl ByteRange) -> Result<(), Error> {
         let (start, end) = self.page_range(range)?;
         self.set_pages(start, end, Protection::READ_WRITE)?;
