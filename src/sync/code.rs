@@ -73,8 +73,9 @@ impl SharedCode {
         self.0.used()
     }
 
-    /// The protection last set for the whole region, as [`Mallocator::protection`].
-    pub fn protection(&self) -> Protection {
+    /// The protection of the whole region, `None` when its pages differ, as
+    /// [`Mallocator::protection`].
+    pub fn protection(&self) -> Option<Protection> {
         self.0.protection()
     }
 
