@@ -44,7 +44,7 @@ pub use top::TopVec;
 /// space lies in the lower half of the address space on every supported OS (x86_64: below
 /// 2^47, or 2^56 with five-level paging; aarch64: below 2^52), and construction refuses a
 /// region above it; 32-bit targets keep the guards.
-const LOWER_HALF: bool = cfg!(target_pointer_width = "64");
+pub(crate) const LOWER_HALF: bool = cfg!(target_pointer_width = "64");
 
 /// 2^63 on 64-bit targets: the highest address a region may end at.
 const ADDRESS_TOP: usize = 1 << (usize::BITS - 1);
