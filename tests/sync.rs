@@ -210,3 +210,18 @@ fn shared_code_keeps_the_region_alive_across_threads() {
     assert_eq!(m.alloc_bytes(&[1]).unwrap(), [1]);
     assert_eq!(m.used(), vmallocator::page_size() + 1);
 }
+
+#[test]
+fn an_arena_smaller_than_a_chunk_hands_out_all_of_it() {
+    let p = vmallocator::page_size();
+    let arena = SharedArena::builder().size(p).build().unwrap();
+    assert!(arena.chunk_size() > p);
+    let local = arena.local();
+    let a = local.alloc_bytes(&[1; 100]).unwrap();
+    let b = arena.alloc_bytes(&[2; 100]).unwrap();
+    assert_eq!((a[99], b[99]), (1, 2));
+    // The rest of the page, then nothing more.
+    let rest = p - arena.claimed();
+    local.alloc(rest, 1).unwrap();
+    assert!(matches!(local.alloc(1, 1), Err(Error::OutOfMemory { .. })));
+}

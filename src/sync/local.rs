@@ -49,8 +49,9 @@ impl SharedArena {
     /// The cold path: hands out a block that did not fit in the chunk `[*ptr, *end)`.
     /// Large blocks come straight from the shared cursor and leave the chunk as it is;
     /// others get a new chunk, which extends the old one when it follows it directly, and
-    /// otherwise replaces it (the old tail is given back or counted as wasted). On error
-    /// nothing changes.
+    /// otherwise replaces it (the old tail is given back or counted as wasted). When less than
+    /// a chunk is left, the block alone comes from the shared cursor. On error nothing
+    /// changes.
     #[cold]
     #[inline(never)]
     pub(super) fn refill(
@@ -64,7 +65,13 @@ impl SharedArena {
         if size > small || align > small {
             return self.claim(size, align);
         }
-        let start = self.claim(self.chunk, 1)?;
+        let start = match self.claim(self.chunk, 1) {
+            Ok(start) => start,
+            // Less than a chunk left (or a region smaller than one): the block alone, from
+            // the shared cursor, while it fits.
+            Err(Error::OutOfMemory { .. }) => return self.claim(size, align),
+            Err(e) => return Err(e),
+        };
         if start != *end {
             if *end != 0 {
                 let base = self.base().as_ptr() as usize;

@@ -546,6 +546,7 @@ impl SharedArena {
     /// # Errors
     /// [`FreeError`] when the OS refuses (`munmap` / `VirtualFree`): its [`Error::Os`] and
     /// the arena, unchanged and usable, to retry or keep.
+    #[allow(clippy::result_large_err)] // the arena comes back unboxed: no allocation at the OS's limits
     pub fn free(self) -> Result<(), FreeError<SharedArena>> {
         let SharedArena {
             region,
