@@ -360,10 +360,11 @@ impl State {
             }
             let (from, to) = ((i * p).max(used), (i + 1) * p);
             for off in from..to {
-                // SAFETY: `off` lies in a committed, readable page of the region, above the
-                // pointer, where no reference exists; a volatile read of a byte written
-                // by the arena itself.
-                self.model.mem[off] = unsafe { m.base().as_ptr().add(off).read_volatile() };
+                let byte = m.base().as_ptr().wrapping_add(off);
+                // SAFETY: `byte` lies in a committed, readable page of the region, above the
+                // pointer, where no reference exists; the arena itself wrote it, or the OS
+                // zeroed it.
+                self.model.mem[off] = unsafe { byte.read_volatile() };
             }
         }
     }
