@@ -81,7 +81,7 @@ diff -u "$TMP/declared" "$TMP/exported"
 echo "$(wc -l <"$TMP/exported") functions"
 
 step "C test against the shared library"
-gcc "${CFLAGS[@]}" capi/tests/test.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
+gcc "${CFLAGS[@]}" capi/tests/*.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
 LD_LIBRARY_PATH=$LIB "$TMP/test-shared"
 
 step "C test under valgrind memcheck (no leak, no invalid access, error paths included)"
@@ -93,7 +93,7 @@ else
 fi
 
 step "C test against the static library"
-gcc "${CFLAGS[@]}" capi/tests/test.c "$LIB/libvmallocator_c.a" -lpthread -ldl -lm -o "$TMP/test-static"
+gcc "${CFLAGS[@]}" capi/tests/*.c "$LIB/libvmallocator_c.a" -lpthread -ldl -lm -o "$TMP/test-static"
 "$TMP/test-static"
 
 step "the header compiles as C++"
@@ -145,7 +145,7 @@ if [ "${CAPI_SKIP_WINDOWS:-0}" != 1 ]; then
   cargo build -p vmallocator-capi -Zbuild-std=std,panic_abort --target x86_64-pc-windows-gnu
   DLL=$WORK/target/x86_64-pc-windows-gnu/debug/vmallocator_c.dll
   cp "$DLL" "$WORK/capi/"
-  x86_64-w64-mingw32-gcc "${CFLAGS[@]}" capi/tests/test.c "$WORK/capi/vmallocator_c.dll" \
+  x86_64-w64-mingw32-gcc "${CFLAGS[@]}" capi/tests/*.c "$WORK/capi/vmallocator_c.dll" \
     -o "$WORK/capi/test.exe"
   if [ ! -f "$WINEPREFIX/system.reg" ]; then
     "$WINE" wineboot --init </dev/null 2>&1 | grep -v -e syswow64 -e rundll32 || true

@@ -75,6 +75,8 @@ namespace Vmallocator
         AddressInUse = 23,
         NoFreeSpaceNear = 24,
         Unsupported = 25,
+        TopBlockOpen = 26,
+        NoTopBlock = 27,
         Other = 99,
     }
 
@@ -171,7 +173,7 @@ namespace Vmallocator
 
     /// <summary>One region of virtual memory at a fixed address, handing out blocks with an
     /// upward, bounds-checked bump pointer. Addresses are ulong, as in the original.</summary>
-    public sealed class Mallocator : IDisposable
+    public sealed partial class Mallocator : IDisposable
     {
         private static readonly UTF8Encoding Utf8 = new UTF8Encoding(false, true);
         private readonly MallocatorHandle handle;
@@ -504,7 +506,7 @@ namespace Vmallocator
     }
 
     /// <summary>The C ABI (vmallocator.h).</summary>
-    internal static class Native
+    internal static partial class Native
     {
         private const string Lib = "vmallocator_c";
         internal const uint VMA_PROT_MIXED = 0x100;

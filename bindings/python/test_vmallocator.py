@@ -198,3 +198,88 @@ def test_context_manager_closes():
     with Mallocator() as m:
         pass
     assert m.closed
+
+
+def test_top_block_grows_in_place_and_finishes():
+    with Mallocator(4 * PAGE) as m:
+        head = m.alloc_bytes(b"abc")
+        with m.top_block(8) as b:
+            assert b.block == (head.address + 8, 0)
+            b.append(b"hello")
+            at = b.grow(7)
+            ctypes.memmove(at, b", world", 7)
+            assert b.write(b"!") == 1
+            assert len(b) == 13
+            with pytest.raises(VmallocatorError) as e:
+                m.alloc(1)
+            assert e.value.name == "VMA_ERR_TOP_BLOCK_OPEN" and "vma_alloc" in str(e.value)
+            for call in (m.reset, m.reset_zeroed, lambda: m.alloc_bytes(b"x"),
+                         lambda: m.top_block()):
+                with pytest.raises(VmallocatorError) as e:
+                    call()
+                assert e.value.name == "VMA_ERR_TOP_BLOCK_OPEN"
+            assert m.used == 8 + 13
+            blk = b.finish()
+        assert blk == (head.address + 8, 13) and read(blk.address, 13) == b"hello, world!"
+        assert b.closed
+        with pytest.raises(ValueError, match="closed"):
+            b.append(b"more")
+        assert m.alloc_bytes(b"z").address == blk.address + 13  # one block, then the next
+
+
+def test_top_block_abandoned_and_failures():
+    with Mallocator(2 * PAGE) as m:
+        m.alloc(5)
+        with m.top_block(64) as b:
+            b.append(b"scratch")
+        assert m.used == 5 and m.high_water_mark == 64 + 7  # given back, padding too
+        b = m.top_block()
+        b.append(bytes(1000))
+        with pytest.raises(VmallocatorError) as e:
+            b.append(bytes(2 * PAGE))
+        assert e.value.name == "VMA_ERR_OUT_OF_MEMORY"
+        assert len(b) == 1000  # the failed append changed nothing
+        b.abandon()
+        assert m.used == 5
+        with pytest.raises(VmallocatorError) as e:
+            m.top_block(3)
+        assert e.value.name == "VMA_ERR_INVALID_ALIGNMENT"
+        with pytest.raises(VmallocatorError) as e:
+            vm._check(vm._top_finish(m._h, ctypes.byref(ctypes.c_void_p()), None))
+        assert e.value.name == "VMA_ERR_NO_TOP_BLOCK"
+        # An exception inside the block abandons it.
+        with pytest.raises(KeyError):
+            with m.top_block() as b:
+                b.append(b"partial")
+                raise KeyError("stop")
+        assert m.used == 5 and m.alloc(1) == m.base + 5
+
+
+def test_alloc_from_iter_in_a_reservation():
+    with Mallocator(reserve=1 << 30, commit_step=1 << 16) as m:
+        chunks = (bytes([i % 256]) * 4000 for i in range(300))
+        blk = m.alloc_from_iter(chunks, align=16)
+        assert blk.address % 16 == 0 and blk.size == 300 * 4000
+        assert read(blk.address + 299 * 4000, 4000) == bytes([43]) * 4000
+        assert m.committed >= blk.size and m.committed % (1 << 16) == 0
+        used = m.used
+
+        def failing():
+            yield b"ok"
+            raise RuntimeError("the source failed")
+
+        with pytest.raises(RuntimeError):
+            m.alloc_from_iter(failing())
+        assert m.used == used  # nothing kept
+
+
+def test_nested_scopes():
+    with Mallocator() as m:
+        kept = m.alloc_bytes(b"kept")
+        with m.scope():
+            a = m.alloc_bytes(b"level1")
+            with m.scope():
+                m.alloc_bytes(b"level2")
+                ctypes.memmove(kept.address, b"K", 1)  # outer blocks stay usable
+            assert m.used == 10 and read(a.address, 6) == b"level1"
+        assert m.used == 4 and read(kept.address, 4) == b"Kept"

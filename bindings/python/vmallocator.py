@@ -30,6 +30,7 @@ __all__ = [
     "HugePages",
     "Mallocator",
     "Protection",
+    "TopBlock",
     "VmallocatorError",
     "granularity",
     "page_size",
@@ -98,6 +99,12 @@ _resets = {name: _sig("vma_" + name, _H) for name in
 _checkpoint = _sig("vma_checkpoint", _H, POINTER(_Checkpoint))
 _rewind = _sig("vma_rewind", _H, POINTER(_Checkpoint))
 _checkpoint_used = _sig("vma_checkpoint_used", POINTER(_Checkpoint), _OUT_N)
+_top_begin = _sig("vma_top_begin", _H, c_size_t)
+_top_append = _sig("vma_top_append", _H, c_char_p, c_size_t)
+_top_grow = _sig("vma_top_grow", _H, c_size_t, _OUT_P)
+_top_block = _sig("vma_top_block", _H, _OUT_P, _OUT_N)
+_top_finish = _sig("vma_top_finish", _H, _OUT_P, _OUT_N)
+_top_abandon = _sig("vma_top_abandon", _H)
 _builder_new = _sig("vma_builder_new", restype=c_void_p)
 _builder_free = _sig("vma_builder_free", c_void_p, restype=None)
 _builder_build = _sig("vma_builder_build", c_void_p, POINTER(_H))
@@ -185,6 +192,98 @@ class Checkpoint:
         n = c_size_t()
         _check(_checkpoint_used(ctypes.byref(self._raw), ctypes.byref(n)))
         return n.value
+
+
+class TopBlock:
+    """A block growing in place at the top of an arena, from :meth:`Mallocator.top_block`.
+
+    Append with :meth:`append` (or :meth:`write`, so ``print(..., file=b)`` works on bytes
+    written by ``b.write(s.encode())``), or :meth:`grow` and write at the address yourself;
+    :meth:`finish` keeps the block, :meth:`abandon` gives it back. As a context manager, a
+    block not finished is abandoned. While it is open, the arena refuses calls that move
+    its pointer (``VMA_ERR_TOP_BLOCK_OPEN``).
+    """
+
+    __slots__ = ("_m",)
+
+    def __init__(self, m):
+        self._m = m
+
+    def _h(self):
+        if self._m is None:
+            raise ValueError("the top block is closed")
+        return self._m._handle()
+
+    def append(self, data):
+        """Appends ``data`` (bytes-like); a failed append changes nothing."""
+        data = bytes(data)
+        _check(_top_append(self._h(), data, len(data)))
+
+    def write(self, data):
+        """:meth:`append`, returning the number of bytes (file-like)."""
+        self.append(data)
+        return len(data)
+
+    def grow(self, n):
+        """Grows the block by ``n`` bytes: their address, to write at."""
+        p = c_void_p()
+        _check(_top_grow(self._h(), n, ctypes.byref(p)))
+        return p.value or 0
+
+    @property
+    def block(self):
+        """The block so far (its address does not change as it grows)."""
+        p, n = c_void_p(), c_size_t()
+        _check(_top_block(self._h(), ctypes.byref(p), ctypes.byref(n)))
+        return Block(p.value or 0, n.value)
+
+    def __len__(self):
+        return self.block.size
+
+    @property
+    def closed(self):
+        """Whether the block was finished or abandoned."""
+        return self._m is None
+
+    def finish(self):
+        """Keeps the block, as if made by one allocation: its :class:`Block`."""
+        p, n = c_void_p(), c_size_t()
+        _check(_top_finish(self._h(), ctypes.byref(p), ctypes.byref(n)))
+        self._m = None
+        return Block(p.value or 0, n.value)
+
+    def abandon(self):
+        """Gives the block back: the pointer returns to where it was before it began."""
+        _check(_top_abandon(self._h()))
+        self._m = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._m is not None and not self._m.closed:
+            self.abandon()
+        self._m = None
+        return False
+
+
+class _Scope:
+    """A checkpoint taken on entry and rewound to on exit (see :meth:`Mallocator.scope`)."""
+
+    __slots__ = ("_m", "_cp")
+
+    def __init__(self, m):
+        self._m = m
+        self._cp = None
+
+    def __enter__(self):
+        self._cp = self._m.checkpoint()
+        return self._m
+
+    def __exit__(self, *exc):
+        if not self._m.closed:
+            self._m.rewind(self._cp)
+        return False
 
 
 def page_size():
@@ -299,6 +398,33 @@ class Mallocator:
         p, n = c_void_p(), c_size_t()
         _check(_alloc_hex(self._handle(), raw, len(raw), ctypes.byref(p), ctypes.byref(n)))
         return Block(p.value or 0, n.value)
+
+    # ---- a block that grows at the top
+    def top_block(self, align=1):
+        """Opens a :class:`TopBlock` at the top of the arena, aligned to ``align``: a block of
+        unknown length, grown in place and never copied.
+
+        >>> with Mallocator() as m, m.top_block() as b:
+        ...     b.append(b"mov eax, ")
+        ...     b.append(b"42")
+        ...     blk = b.finish()
+        """
+        _check(_top_begin(self._handle(), align))
+        return TopBlock(self)
+
+    def alloc_from_iter(self, chunks, align=1):
+        """Copies the bytes-like items of ``chunks`` (any iterable, its length unknown) into
+        one new block, built in place at the top; on error nothing is kept."""
+        with self.top_block(align) as b:
+            for chunk in chunks:
+                b.append(chunk)
+            return b.finish()
+
+    def scope(self):
+        """A context manager that rewinds the arena on exit to where it was on entry: nested
+        scopes, over :meth:`checkpoint` and :meth:`rewind`. Blocks made inside must not be
+        used after it ends (Python cannot check this; Rust's ``Scope`` proves it)."""
+        return _Scope(self)
 
     # ---- figures
     def _figure(self, name):

@@ -21,11 +21,25 @@
  *    VMA_ERR_INVALID_HANDLE unless a new arena got the same address in between; every other
  *    use of a freed handle is undefined behaviour.
  *  - Pointers into the region (blocks, vma_base, vma_ptr) never move. They stay valid until
- *    the bump pointer moves below them (vma_reset*, vma_rewind) or the arena is freed. A
- *    protection change (vma_protect, vma_publish, vma_set_protection) changes what may be
- *    done through them.
+ *    the bump pointer moves below them (vma_reset*, vma_rewind, vma_top_abandon) or the
+ *    arena is freed. A protection change (vma_protect, vma_publish, vma_set_protection)
+ *    changes what may be done through them.
  *  - Strings from vma_last_error_message live until the next failing call on that thread;
  *    vma_status_name and vma_version return static strings.
+ *
+ * A block that grows at the top (Rust's TopVec, alloc_slice_from_iter)
+ *  - vma_top_begin opens a block of unknown length at the top of the arena; vma_top_append
+ *    and vma_top_grow grow it in place (never copied), vma_top_finish keeps it as one block,
+ *    vma_top_abandon gives it back. While it is open, the calls that move the bump pointer
+ *    (vma_alloc*, vma_reset*, vma_rewind) return VMA_ERR_TOP_BLOCK_OPEN and change nothing.
+ *
+ * Nested scopes (Rust's Scope, scope, scope_guard)
+ *  - In Rust the borrow checker proves a scope's rewind sound. In C a scope is a
+ *    vma_checkpoint_t taken where it begins and vma_rewind at its end; scopes nest (close
+ *    the inner one first), blocks of outer levels stay usable inside inner ones. Rewinding
+ *    an outer level takes the inner ones with it; a checkpoint of a level already rewound
+ *    is refused (VMA_ERR_INVALID_CHECKPOINT). Pointers into a level must not be used after
+ *    its rewind: C cannot check that.
  *
  * Threads
  *  - A handle (and a builder) is used by one thread at a time; it may move between
@@ -122,6 +136,12 @@ typedef enum {
   VMA_ERR_NO_FREE_SPACE_NEAR = 24,
   // Virtual memory is not available on this target.
   VMA_ERR_UNSUPPORTED = 25,
+  // A call that moves the bump pointer (an allocation, a reset, a rewind) while a top
+  // block is open on the handle: finish or abandon it first (`vma_top_finish`,
+  // `vma_top_abandon`).
+  VMA_ERR_TOP_BLOCK_OPEN = 26,
+  // A `vma_top_*` call with no top block open (`vma_top_begin` opens one).
+  VMA_ERR_NO_TOP_BLOCK = 27,
   // An error this version of the C ABI does not name yet; the message says what.
   VMA_ERR_OTHER = 99,
 } vma_status;
@@ -541,6 +561,83 @@ int32_t vma_last_error_os_code(void);
 // The name of a status as a static NUL-terminated string (`"VMA_ERR_HEX"`), or
 // `"VMA_UNKNOWN_STATUS"` for a value that is none of them. Never NULL.
 const char *vma_status_name(int32_t status);
+
+// Opens a block at the top of the arena, aligned to `align` (a power of two): it starts
+// empty and grows in place with `vma_top_append` and `vma_top_grow`, never copied, committing
+// pages of a reservation as it grows. `vma_top_finish` keeps it (as if made by one
+// allocation), `vma_top_abandon` gives its memory back. For blocks whose length is not known
+// before they are written: generated code, parsed input, the items of any sequence (Rust's
+// `TopVec` and `alloc_slice_from_iter`).
+//
+// While the block is open, the calls that move the bump pointer (`vma_alloc*`,
+// `vma_reset*`, `vma_rewind`) return `VMA_ERR_TOP_BLOCK_OPEN` and change nothing; the
+// figures, the protection calls, `vma_checkpoint`, `vma_trim` and `vma_free` work as usual.
+//
+// # Errors
+// `VMA_ERR_TOP_BLOCK_OPEN` (one is open already), `VMA_ERR_INVALID_ALIGNMENT`,
+// `VMA_ERR_OUT_OF_MEMORY` (the padding to `align` does not fit), `VMA_ERR_OS`,
+// `VMA_ERR_NULL_POINTER`. Nothing changes then.
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call.
+vma_status vma_top_begin(vma_mallocator *m, size_t align);
+
+// Appends the `len` bytes at `bytes` to the open top block, growing it in place.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NOT_WRITABLE` (a page it would touch is not writable),
+// `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER` (`bytes` may be NULL only
+// when `len` is 0). Nothing changes then: the block keeps what it had, and stays open.
+//
+// # Safety
+// `m` as for `vma_top_begin`; `bytes` valid for reads of `len` bytes.
+vma_status vma_top_append(vma_mallocator *m, const uint8_t *bytes, size_t len);
+
+// Grows the open top block by `len` bytes and stores their address in `*out`, for the
+// caller to write there (e.g. `snprintf` into a block of known bound, then nothing else to
+// copy). Like `vma_alloc`, the bytes are whatever the region holds (zero for memory never
+// handed out before), and their pages are not checked for write access.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+// Nothing changes then, and `*out` is untouched.
+//
+// # Safety
+// `m` as for `vma_top_begin`; `out` NULL or valid for writing a pointer.
+vma_status vma_top_grow(vma_mallocator *m, size_t len, void **out);
+
+// The open top block so far: `*out` = its address, `*out_len` (if not NULL) its length in
+// bytes. The address stays the same as the block grows. Changes nothing.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `m` as for `vma_top_begin`; `out` NULL or valid for writing a pointer; `out_len` NULL or
+// valid for a write.
+vma_status vma_top_block(const vma_mallocator *m, void **out, size_t *out_len);
+
+// Closes the open top block and keeps it, as if made by one allocation: `*out` = its
+// address, `*out_len` (if not NULL) its length. It stays valid like any block. Other
+// allocations may follow.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NULL_POINTER` (the block then stays open).
+//
+// # Safety
+// As for `vma_top_block`.
+vma_status vma_top_finish(vma_mallocator *m, void **out, size_t *out_len);
+
+// Closes the open top block and gives its memory back: the pointer returns to where it
+// was before `vma_top_begin` (alignment padding included). Pointers into the block must
+// not be used after. Contents stay, as with `vma_rewind`.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `m` as for `vma_top_begin`.
+vma_status vma_top_abandon(vma_mallocator *m);
 
 #ifdef __cplusplus
 }  // extern "C"

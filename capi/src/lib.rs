@@ -31,6 +31,7 @@ mod builder;
 mod protect;
 mod reuse;
 mod status;
+mod top;
 
 pub use arena::*;
 pub use builder::*;
@@ -40,3 +41,4 @@ pub use status::{
     vma_last_error_message, vma_last_error_offset, vma_last_error_os_code, vma_last_error_status,
     vma_status, vma_status_name,
 };
+pub use top::*;

@@ -63,6 +63,12 @@ pub enum vma_status {
     VMA_ERR_NO_FREE_SPACE_NEAR = 24,
     /// Virtual memory is not available on this target.
     VMA_ERR_UNSUPPORTED = 25,
+    /// A call that moves the bump pointer (an allocation, a reset, a rewind) while a top
+    /// block is open on the handle: finish or abandon it first (`vma_top_finish`,
+    /// `vma_top_abandon`).
+    VMA_ERR_TOP_BLOCK_OPEN = 26,
+    /// A `vma_top_*` call with no top block open (`vma_top_begin` opens one).
+    VMA_ERR_NO_TOP_BLOCK = 27,
     /// An error this version of the C ABI does not name yet; the message says what.
     VMA_ERR_OTHER = 99,
 }
@@ -73,9 +79,15 @@ pub(crate) enum Failure {
     Lib(Error),
     Null(&'static str),
     InvalidArgument(String),
-    InvalidUtf8 { offset: usize },
+    InvalidUtf8 {
+        offset: usize,
+    },
     InvalidHandle,
     Panic(String),
+    /// The call (named) that was refused because a top block is open.
+    TopBlockOpen(&'static str),
+    /// The `vma_top_*` call (named) that found no top block open.
+    NoTopBlock(&'static str),
 }
 
 impl From<Error> for Failure {
@@ -106,6 +118,8 @@ impl Failure {
             Failure::InvalidUtf8 { .. } => VMA_ERR_INVALID_UTF8,
             Failure::InvalidHandle => VMA_ERR_INVALID_HANDLE,
             Failure::Panic(_) => VMA_ERR_PANIC,
+            Failure::TopBlockOpen(_) => VMA_ERR_TOP_BLOCK_OPEN,
+            Failure::NoTopBlock(_) => VMA_ERR_NO_TOP_BLOCK,
             Failure::Lib(e) => match e {
                 Error::ZeroSize => VMA_ERR_ZERO_SIZE,
                 Error::SizeOverflow { .. } => VMA_ERR_SIZE_OVERFLOW,
@@ -139,6 +153,13 @@ impl Failure {
             Failure::Panic(what) => format!("internal error (a panic, caught): {what}"),
             Failure::InvalidHandle => {
                 "the handle is not a live arena (freed already, or never created)".to_owned()
+            }
+            Failure::TopBlockOpen(call) => format!(
+                "{call}: a top block is open on this arena; finish it (vma_top_finish) or \
+                 abandon it (vma_top_abandon) first"
+            ),
+            Failure::NoTopBlock(call) => {
+                format!("{call}: no top block is open on this arena (vma_top_begin opens one)")
             }
         }
     }
@@ -248,7 +269,7 @@ pub extern "C" fn vma_last_error_os_code() -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn vma_status_name(status: i32) -> *const c_char {
     use vma_status::*;
-    const NAMES: [(vma_status, &core::ffi::CStr); 23] = [
+    const NAMES: [(vma_status, &core::ffi::CStr); 25] = [
         (VMA_OK, c"VMA_OK"),
         (VMA_ERR_NULL_POINTER, c"VMA_ERR_NULL_POINTER"),
         (VMA_ERR_INVALID_ARGUMENT, c"VMA_ERR_INVALID_ARGUMENT"),
@@ -271,6 +292,8 @@ pub extern "C" fn vma_status_name(status: i32) -> *const c_char {
         (VMA_ERR_ADDRESS_IN_USE, c"VMA_ERR_ADDRESS_IN_USE"),
         (VMA_ERR_NO_FREE_SPACE_NEAR, c"VMA_ERR_NO_FREE_SPACE_NEAR"),
         (VMA_ERR_UNSUPPORTED, c"VMA_ERR_UNSUPPORTED"),
+        (VMA_ERR_TOP_BLOCK_OPEN, c"VMA_ERR_TOP_BLOCK_OPEN"),
+        (VMA_ERR_NO_TOP_BLOCK, c"VMA_ERR_NO_TOP_BLOCK"),
         (VMA_ERR_OTHER, c"VMA_ERR_OTHER"),
     ];
     NAMES

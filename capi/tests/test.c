@@ -1,47 +1,10 @@
 /* Exercises every function of the C ABI, success and error paths.
- * Built and run by scripts/capi-test.sh (gcc on Linux, mingw-w64 + Wine for Windows). */
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
+ * Built with the other files of capi/tests and run by scripts/capi-test.sh (gcc on Linux,
+ * mingw-w64 + Wine for Windows). */
+#include "check.h"
 
-#include "vmallocator.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        checks++;                                                                \
-        if (!(cond)) {                                                           \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                        \
-    } while (0)
-
-/* Expects `call` to return `want`; on a mismatch prints the last error. */
-#define EXPECT(want, call)                                                       \
-    do {                                                                         \
-        vma_status got_ = (call);                                                \
-        checks++;                                                                \
-        if (got_ != (want)) {                                                    \
-            failures++;                                                          \
-            fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", \
-                    __FILE__, __LINE__, #call, vma_status_name(got_),            \
-                    vma_status_name(want), vma_last_error_message());            \
-        }                                                                        \
-    } while (0)
-
-#define OK(call) EXPECT(VMA_OK, call)
-
-static int contains(const char *haystack, const char *needle) {
-    return strstr(haystack, needle) != NULL;
-}
-
-static size_t used_of(const vma_mallocator *m) {
-    size_t used = (size_t)-1;
-    OK(vma_used(m, &used));
-    return used;
-}
+int failures = 0;
+int checks = 0;
 
 static void test_globals(void) {
     size_t page = vma_page_size(), gran = vma_granularity();
@@ -469,6 +432,7 @@ int main(void) {
     test_reuse();
     test_builder();
     test_free_and_os_errors();
+    test_top();
     if (failures) {
         fprintf(stderr, "C ABI test: %d of %d checks FAILED\n", failures, checks);
         return 1;

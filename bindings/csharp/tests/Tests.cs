@@ -6,7 +6,7 @@ using System.Runtime.InteropServices;
 using Vmallocator;
 using P = Vmallocator.VirtualAlloc.MemoryProtectionConstants;
 
-static class Tests
+static partial class Tests
 {
     static int checks, failures;
 
@@ -248,6 +248,7 @@ static class Tests
         Reuse();
         Options();
         Finalizer();
+        Blocks();
         if (failures != 0)
         {
             Console.Error.WriteLine("C# tests: " + failures + " of " + checks + " checks FAILED");
