@@ -70,7 +70,7 @@ if [ "${CAPI_SKIP_HEADER:-0}" != 1 ]; then
     fi
     echo "capi/include/vmallocator.h is current"
   else
-    # Building cbindgen cold takes minutes (over 9 on a loaded 2-core machine), too much
+    # Building cbindgen cold takes minutes (16 on a loaded 2-core machine), too much
     # of the CI budget for one check: without a cached cbindgen, the symbol diff below
     # (every exported function declared, and back) and the C test compiled against the
     # header stand in for it.
