@@ -201,7 +201,10 @@ fn dispatch(kernel: &str, a: &Arenas, sizes: &[usize], layouts: &[Layout]) {
         "ours_mixed_alloc" => ours_mixed_alloc(m, black_box(sizes)),
         "bumpalo_mixed" => bumpalo_mixed(b, black_box(layouts)),
         "bumpscope_mixed" => bumpscope_mixed(s, black_box(layouts)),
-        other => panic!("unknown kernel {other:?}; known: {KERNELS:?}"),
+        other => assert!(
+            run_typed(other, m, b),
+            "unknown kernel {other:?}; known: {KERNELS:?} {TYPED_KERNELS:?}"
+        ),
     }
 }
 
@@ -278,11 +281,11 @@ fn main() {
         time(rounds, &sizes, &layouts);
     } else if args.iter().any(|a| a == "--list") {
         println!("N={N}");
-        for k in KERNELS {
+        for k in KERNELS.iter().chain(TYPED_KERNELS) {
             println!("{k}");
         }
     } else if named.is_empty() {
-        for k in KERNELS {
+        for k in KERNELS.iter().chain(TYPED_KERNELS) {
             run(k, &sizes, &layouts);
         }
         println!("instructions: all kernels ran; count them with scripts/instructions.sh");
@@ -291,4 +294,79 @@ fn main() {
             run(k, &sizes, &layouts);
         }
     }
+}
+
+// ---- Typed single values: `Mallocator::alloc_value` against bumpalo's `alloc`. ----
+
+/// A 24-byte value, 8-byte aligned: written, never read back.
+#[allow(dead_code)]
+#[derive(Clone, Copy)]
+struct Rec24 {
+    a: u64,
+    b: u64,
+    c: u64,
+}
+
+#[inline(never)]
+fn ours_u64_value(m: &Mallocator, n: usize) {
+    for i in 0..n as u64 {
+        black_box(NonNull::from(m.alloc_value(i).expect("fits")));
+    }
+}
+
+#[inline(never)]
+fn ours_rec24_value(m: &Mallocator, n: usize) {
+    for i in 0..n as u64 {
+        let r = Rec24 { a: i, b: i, c: i };
+        black_box(NonNull::from(m.alloc_value(r).expect("fits")));
+    }
+}
+
+#[inline(never)]
+fn bumpalo_rec24(b: &Bump, n: usize) {
+    for i in 0..n as u64 {
+        let r = Rec24 { a: i, b: i, c: i };
+        black_box(NonNull::from(b.alloc(r)));
+    }
+}
+
+/// `n` pushes onto a `Vec` with the arena as its allocator (grown in place, the last block).
+#[inline(never)]
+fn ours_vec_push(m: &Mallocator, n: usize) {
+    let mut v = allocator_api2::vec::Vec::new_in(m);
+    for i in 0..n as u64 {
+        v.push(i);
+    }
+    black_box(&v);
+}
+
+/// `n` pushes onto bumpalo's `Vec`.
+#[inline(never)]
+fn bumpalo_vec_push(b: &Bump, n: usize) {
+    let mut v = bumpalo::collections::Vec::new_in(b);
+    for i in 0..n as u64 {
+        v.push(i);
+    }
+    black_box(&v);
+}
+
+const TYPED_KERNELS: &[&str] = &[
+    "ours_u64_value",
+    "ours_rec24_value",
+    "bumpalo_rec24",
+    "ours_vec_push",
+    "bumpalo_vec_push",
+];
+
+/// Runs a typed kernel; `false` for a name that is not one.
+fn run_typed(kernel: &str, m: &Mallocator, b: &Bump) -> bool {
+    match kernel {
+        "ours_u64_value" => ours_u64_value(m, black_box(N)),
+        "ours_rec24_value" => ours_rec24_value(m, black_box(N)),
+        "bumpalo_rec24" => bumpalo_rec24(b, black_box(N)),
+        "ours_vec_push" => ours_vec_push(m, black_box(N)),
+        "bumpalo_vec_push" => bumpalo_vec_push(b, black_box(N)),
+        _ => return false,
+    }
+    true
 }

@@ -74,6 +74,20 @@ echo
 echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align);"
 echo "bumpalo = Bump::alloc / alloc_layout; bump-scope = allocate_sized / allocate_layout."
 
+# Typed single values: Mallocator::alloc_value(v) against bumpalo's alloc(v); and one
+# u64 push onto a Vec (allocator_api2's with the arena, bumpalo's collections Vec).
+echo
+printf '%-14s %14s %10s  %s\n' "typed value" ours bumpalo verdict
+printf '%-14s %14s %10s  %s\n' ----------- ----------- ------- -------
+for shape in u64:u64_value:u64 "24-byte:rec24_value:rec24" "Vec push:vec_push:vec_push"; do
+    IFS=: read -r name ours_k bump_k <<<"$shape"
+    ours=$(per_alloc "ours_${ours_k}")
+    bump=$(per_alloc "bumpalo_${bump_k}")
+    verdict=$(awk -v o="$ours" -v b="$bump" 'BEGIN {
+        if (o <= b) print "ok (<= bumpalo)"; else printf "over bumpalo by %.2f\n", o - b }')
+    printf '%-14s %14s %10s  %s\n' "$name" "$ours" "$bump" "$verdict"
+done
+
 if [ "$asm" = 1 ]; then
     for k in ours_u64_layout ours_u64_alloc bumpalo_u64 bumpscope_u64; do
         sym=$(nm "$bin" | awk -v k="$k" '$3 ~ ("instructions[0-9]+" k "17h") { print $3 }' | head -n 1)

@@ -53,7 +53,8 @@ pub enum Error {
     },
     /// A string holds a NUL character, which a C or Windows callee would read as its end.
     InteriorNul {
-        /// Byte offset of the NUL in the UTF-8 input.
+        /// Offset of the NUL in the input: in bytes for strings and byte strings, in
+        /// units for UTF-16 units.
         offset: usize,
     },
     /// A hex byte string does not follow the grammar (see [`crate::hex`]).

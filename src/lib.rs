@@ -12,6 +12,7 @@ mod protection;
 mod region;
 mod sys;
 mod text;
+mod zeroable;
 
 pub use builder::{Builder, DEFAULT_COMMIT_STEP, HugePages};
 pub use error::{Error, HexErrorKind};
@@ -19,3 +20,4 @@ pub use mallocator::{Checkpoint, Mallocator, Scope, ScopeGuard, TopVec};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
 pub use text::CharWidth;
+pub use zeroable::Zeroable;

@@ -22,9 +22,13 @@ use crate::region::Region;
 use crate::text::{self, CharWidth};
 use crate::{Builder, Error, HugePages, Protection, hex};
 
+#[cfg(feature = "allocator-api2")]
+mod alloc_api;
+mod foreign;
 mod reuse;
 mod scope;
 mod top;
+mod typed;
 
 pub use reuse::Checkpoint;
 pub use scope::{Scope, ScopeGuard};
