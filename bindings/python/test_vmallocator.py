@@ -283,3 +283,25 @@ def test_nested_scopes():
                 ctypes.memmove(kept.address, b"K", 1)  # outer blocks stay usable
             assert m.used == 10 and read(a.address, 6) == b"level1"
         assert m.used == 4 and read(kept.address, 4) == b"Kept"
+
+
+def test_foreign_strings():
+    with Mallocator() as m:
+        c = m.alloc_cstr(b"hello\xff")
+        assert c.size == 7 and read(c.address, 7) == b"hello\xff\0"
+        assert ctypes.string_at(m.alloc_cstr("für C").address) == "für C".encode()
+        used = m.used
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_cstr(b"ab\0cd")
+        assert e.value.name == "VMA_ERR_INTERIOR_NUL" and e.value.offset == 2
+        assert m.used == used
+        w = m.alloc_utf16_units("h\U0001d11e")
+        assert w.address % 2 == 0 and w.size == 8
+        assert read(w.address, 8) == "h\U0001d11e\0".encode("utf-16-le")
+        lone = m.alloc_utf16_units([0x61, 0xDC00])  # an unpaired surrogate is kept
+        assert read(lone.address, 6) == b"\x61\x00\x00\xdc\x00\x00"
+        used = m.used
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_utf16_units([1, 2, 0, 3])
+        assert e.value.name == "VMA_ERR_INTERIOR_NUL" and e.value.offset == 2  # in units
+        assert m.used == used

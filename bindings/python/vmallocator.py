@@ -83,6 +83,9 @@ _alloc = _sig("vma_alloc", _H, c_size_t, c_size_t, _OUT_P)
 _alloc_bytes = _sig("vma_alloc_bytes", _H, c_char_p, c_size_t, _OUT_P)
 _alloc_str = _sig("vma_alloc_str", _H, c_char_p, c_size_t, c_uint32, _OUT_P, _OUT_N)
 _alloc_hex = _sig("vma_alloc_hex", _H, c_char_p, c_size_t, _OUT_P, _OUT_N)
+_alloc_cstr = _sig("vma_alloc_cstr", _H, c_char_p, c_size_t, _OUT_P)
+_alloc_utf16_units = _sig("vma_alloc_utf16_units", _H, POINTER(ctypes.c_uint16), c_size_t,
+                          _OUT_P, _OUT_N)
 _figures = {name: _sig("vma_" + name, _H, _OUT_N) for name in
             ("size", "used", "remaining", "committed", "reserved", "high_water_mark")}
 _addresses = {name: _sig("vma_" + name, _H, _OUT_P) for name in ("base", "ptr")}
@@ -398,6 +401,27 @@ class Mallocator:
         p, n = c_void_p(), c_size_t()
         _check(_alloc_hex(self._handle(), raw, len(raw), ctypes.byref(p), ctypes.byref(n)))
         return Block(p.value or 0, n.value)
+
+    def alloc_cstr(self, data):
+        """Copies ``data`` (bytes-like, any bytes, no NUL; or a ``str`` as UTF-8) followed by
+        a NUL: a C string. Its :class:`Block` counts the terminator."""
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        p = c_void_p()
+        _check(_alloc_cstr(self._handle(), raw, len(raw), ctypes.byref(p)))
+        return Block(p.value or 0, len(raw) + 1)
+
+    def alloc_utf16_units(self, units):
+        """Copies UTF-16 units as they are (unpaired surrogates kept; a ``str`` gives its
+        UTF-16 units) followed by a NUL unit: a Windows wide string. Its :class:`Block`
+        counts bytes, the terminator included."""
+        if isinstance(units, str):
+            raw = units.encode("utf-16-le", "surrogatepass")
+            units = [int.from_bytes(raw[i:i + 2], "little") for i in range(0, len(raw), 2)]
+        arr = (ctypes.c_uint16 * len(units))(*units)
+        p, n = c_void_p(), c_size_t()
+        _check(_alloc_utf16_units(self._handle(), arr, len(arr), ctypes.byref(p),
+                                  ctypes.byref(n)))
+        return Block(p.value or 0, 2 * n.value)
 
     # ---- a block that grows at the top
     def top_block(self, align=1):

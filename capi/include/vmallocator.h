@@ -41,6 +41,13 @@
  *    is refused (VMA_ERR_INVALID_CHECKPOINT). Pointers into a level must not be used after
  *    its rewind: C cannot check that.
  *
+ * Typed values (Rust's alloc_value, alloc_slice_copy, alloc_zeroed, the Allocator trait)
+ *  - Rust only: they are generic over a type and rest on what C cannot state (a type's
+ *    validity, Drop, lifetimes tying a value to its arena). In C a typed value is
+ *    vma_alloc(m, sizeof(T), _Alignof(T), &p) and a cast. The string calls that suit C are
+ *    here: vma_alloc_cstr (any bytes + NUL), vma_alloc_utf16_units (UTF-16 units + NUL),
+ *    and vma_alloc_str (UTF-8 text as UTF-8, UTF-16 or UTF-32 + NUL).
+ *
  * Threads
  *  - A handle (and a builder) is used by one thread at a time; it may move between
  *    threads. Concurrent calls on the same handle are undefined behaviour. Different
@@ -561,6 +568,41 @@ int32_t vma_last_error_os_code(void);
 // The name of a status as a static NUL-terminated string (`"VMA_ERR_HEX"`), or
 // `"VMA_UNKNOWN_STATUS"` for a value that is none of them. Never NULL.
 const char *vma_status_name(int32_t status);
+
+// Copies the `len` bytes at `s` (any bytes, no NUL among them; no terminator needed) into a
+// new block followed by a NUL: a C string. `*out` is its address; its length is `len + 1`.
+// Unlike `vma_alloc_str`, the bytes need not be UTF-8.
+//
+// # Errors
+// `VMA_ERR_INTERIOR_NUL` with `vma_last_error_offset()` at the first NUL in the input,
+// `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_TOP_BLOCK_OPEN`,
+// `VMA_ERR_NULL_POINTER` (`s` may be NULL only when `len` is 0). Nothing changes then.
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call; `s` valid for reads
+// of `len` bytes; `out` NULL or valid for writing a pointer.
+vma_status vma_alloc_cstr(vma_mallocator *m, const char *s, size_t len, char **out);
+
+// Copies the `len` UTF-16 units at `units` as they are (unpaired surrogates included, as
+// Windows allows; no NUL among them) followed by a NUL unit: a wide string for Windows APIs
+// (`LPCWSTR`). The block is aligned to 2. `*out` is its address, `*out_len` (if not NULL)
+// its length in units, the terminator included (`len + 1`). To encode UTF-8 text as UTF-16,
+// use `vma_alloc_str` with width 2.
+//
+// # Errors
+// `VMA_ERR_INTERIOR_NUL` with `vma_last_error_offset()` at the index (in units) of the first
+// NUL unit, `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`,
+// `VMA_ERR_TOP_BLOCK_OPEN`, `VMA_ERR_NULL_POINTER` (`units` may be NULL only when `len` is
+// 0). Nothing changes then.
+//
+// # Safety
+// `m` as for `vma_alloc_cstr`; `units` NULL or valid for reads of `len` units, aligned;
+// `out` NULL or valid for writing a pointer; `out_len` NULL or valid for a write.
+vma_status vma_alloc_utf16_units(vma_mallocator *m,
+                                 const uint16_t *units,
+                                 size_t len,
+                                 uint16_t **out,
+                                 size_t *out_len);
 
 // Opens a block at the top of the arena, aligned to `align` (a power of two): it starts
 // empty and grows in place with `vma_top_append` and `vma_top_grow`, never copied, committing

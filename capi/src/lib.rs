@@ -31,6 +31,7 @@ mod builder;
 mod protect;
 mod reuse;
 mod status;
+mod strings;
 mod top;
 
 pub use arena::*;

@@ -433,6 +433,7 @@ int main(void) {
     test_builder();
     test_free_and_os_errors();
     test_top();
+    test_typed();
     if (failures) {
         fprintf(stderr, "C ABI test: %d of %d checks FAILED\n", failures, checks);
         return 1;

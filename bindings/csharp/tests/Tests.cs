@@ -249,6 +249,7 @@ static partial class Tests
         Options();
         Finalizer();
         Blocks();
+        Strings();
         if (failures != 0)
         {
             Console.Error.WriteLine("C# tests: " + failures + " of " + checks + " checks FAILED");
