@@ -2,7 +2,7 @@
 # Instructions per allocation, counted by valgrind's callgrind: ours against bumpalo and
 # bump-scope (`Bump<Global, BumpSettings<8, false>>`: 8-aligned, bumping downward).
 #
-# Builds benches/instructions.rs with the bench profile (release + debug info), runs each
+# Builds bench/benches/instructions.rs with the bench profile (release + debug info), runs each
 # kernel under callgrind with counting switched on only inside that kernel
 # (--collect-atstart=no --toggle-collect), and prints instructions per allocation.
 # The counts include each kernel's loop (see the loop_only row) and the black_box store.
@@ -30,7 +30,7 @@ for tool in valgrind jq objdump nm; do
     command -v "$tool" >/dev/null || { echo "$0: needs $tool" >&2; exit 1; }
 done
 
-bin=$(cargo bench --bench instructions --no-run --message-format=json \
+bin=$(cargo bench -p vmallocator-bench --bench instructions --no-run --message-format=json \
     | jq -r 'select(.reason == "compiler-artifact" and .target.name == "instructions"
                     and .executable != null) | .executable' | tail -n 1)
 [ -x "$bin" ] || { echo "$0: no instructions binary built" >&2; exit 1; }

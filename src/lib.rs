@@ -1,4 +1,5 @@
-#![doc = include_str!("../README.md")]
+// The README without its repository-only blocks (the benchmark charts); see build.rs.
+#![doc = include_str!(concat!(env!("OUT_DIR"), "/README.md"))]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod builder;
@@ -10,6 +11,7 @@ mod placement;
 mod protect;
 mod protection;
 mod region;
+mod sync;
 mod sys;
 mod text;
 mod zeroable;
@@ -19,5 +21,8 @@ pub use error::{Error, HexErrorKind};
 pub use mallocator::{Checkpoint, Mallocator, Scope, ScopeGuard, TopVec};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
+pub use sync::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_SHARED_RESERVE, Local, SharedArena, SharedBuilder, SharedCode,
+};
 pub use text::CharWidth;
 pub use zeroable::Zeroable;

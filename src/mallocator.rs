@@ -172,6 +172,17 @@ impl Mallocator {
         self.top.set(addr - 1);
     }
 
+    /// The region and its state: how much of it is committed, the commit step and the
+    /// huge pages, for an arena of another kind to take over (the inverse of
+    /// [`from_region`](Self::from_region)).
+    pub(crate) fn into_parts(self) -> (Region, usize, usize, (HugePages, Option<Error>)) {
+        let committed = self.committed();
+        let Mallocator {
+            region, step, huge, ..
+        } = self;
+        (region, committed, step, huge)
+    }
+
     /// The first address of the region.
     #[inline]
     pub fn base(&self) -> NonNull<u8> {

@@ -1,6 +1,6 @@
 //! Hex decoding throughput: `vmallocator::hex` against `hex` and `const-hex` on dense input,
 //! and against a plain scalar parser (and "strip the spaces, then `const-hex`") on spaced
-//! input. Run with `cargo bench --bench hex`.
+//! input. Run with `cargo bench -p vmallocator-bench --bench hex`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Growth and reuse: first touch of 1 GiB with 4 KiB pages against transparent huge pages,
 //! `reset` against bumpalo's, and the cost of committing each MiB of growth.
 //!
-//! `cargo bench --bench grow`
+//! `cargo bench -p vmallocator-bench --bench grow`
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -23,14 +23,14 @@ fn touch_every_page(m: &Mallocator, len: usize) {
 }
 
 fn first_touch(c: &mut Criterion) {
-    let mut g = c.benchmark_group("first touch 1 GiB");
+    let mut g = c.benchmark_group("grow/first touch 1 GiB");
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(8))
         .throughput(Throughput::Bytes(GIB as u64));
     for (name, huge) in [
-        ("4 KiB pages", HugePages::Off),
-        ("transparent huge pages", HugePages::Transparent),
+        ("vmallocator/4 KiB pages", HugePages::Off),
+        ("vmallocator/transparent huge pages", HugePages::Transparent),
     ] {
         g.bench_function(name, |b| {
             b.iter_batched(
@@ -55,7 +55,7 @@ fn first_touch(c: &mut Criterion) {
 }
 
 fn reset(c: &mut Criterion) {
-    let mut g = c.benchmark_group("100 x u64 then reset");
+    let mut g = c.benchmark_group("grow/100 x u64 then reset");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     let mut ours = Mallocator::with_size(1 << 20, vmallocator::Protection::READ_WRITE).unwrap();
@@ -82,7 +82,7 @@ fn reset(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("reset alone");
+    let mut g = c.benchmark_group("grow/reset alone");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     g.bench_function("vmallocator", |b| {
@@ -101,12 +101,12 @@ fn reset(c: &mut Criterion) {
 fn commit(c: &mut Criterion) {
     const MIB: usize = 1 << 20;
     const STEPS: usize = 64;
-    let mut g = c.benchmark_group("commit per MiB of growth");
+    let mut g = c.benchmark_group("grow/commit per MiB of growth");
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Bytes((STEPS * MIB) as u64));
-    g.bench_function("alloc 1 MiB blocks, step 1 MiB, untouched", |b| {
+    g.bench_function("vmallocator/1 MiB blocks, step 1 MiB, untouched", |b| {
         b.iter_batched(
             || {
                 Mallocator::builder()

@@ -1,6 +1,6 @@
 //! Publishing cost: `make_writable` + `publish` (protection change, instruction-cache
 //! coherence, bookkeeping) against a raw `mprotect` pair on the same number of pages.
-//! Target: at most 1.1x the raw pair. Run with `cargo bench --bench publish`.
+//! Target: at most 1.1x the raw pair. Run with `cargo bench -p vmallocator-bench --bench publish`.
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -13,9 +13,10 @@ mod linux {
 
     pub fn bench(c: &mut Criterion) {
         let page = page_size();
-        let mut group = c.benchmark_group("publish");
+        let mut group = c.benchmark_group("publish/make_writable + publish");
         for pages in [1usize, 16] {
             let len = pages * page;
+            let id = format!("{pages} page{}", if pages == 1 { "" } else { "s" });
             group.throughput(Throughput::Bytes(len as u64));
 
             // Both sides sit between PROT_NONE guard pages, so the kernel cannot merge them
@@ -27,7 +28,7 @@ mod linux {
                 .guard_pages(1, 1)
                 .build()
                 .unwrap();
-            group.bench_function(BenchmarkId::new("vmallocator", pages), |b| {
+            group.bench_function(BenchmarkId::new("vmallocator", &id), |b| {
                 b.iter(|| {
                     m.make_writable(black_box(0..len)).unwrap();
                     m.publish(black_box(0..len)).unwrap();
@@ -54,7 +55,7 @@ mod linux {
             }
             let rw = MprotectFlags::READ | MprotectFlags::WRITE;
             let rx = MprotectFlags::READ | MprotectFlags::EXEC;
-            group.bench_function(BenchmarkId::new("raw mprotect pair", pages), |b| {
+            group.bench_function(BenchmarkId::new("raw mprotect pair", &id), |b| {
                 b.iter(|| {
                     // SAFETY: the mapping above, which no reference points into.
                     unsafe { mm::mprotect(black_box(raw), len, rw) }.unwrap();

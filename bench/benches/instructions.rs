@@ -201,6 +201,7 @@ fn dispatch(kernel: &str, a: &Arenas, sizes: &[usize], layouts: &[Layout]) {
         "ours_mixed_alloc" => ours_mixed_alloc(m, black_box(sizes)),
         "bumpalo_mixed" => bumpalo_mixed(b, black_box(layouts)),
         "bumpscope_mixed" => bumpscope_mixed(s, black_box(layouts)),
+        other if sync_kernels::run(other, layouts) => {}
         other => assert!(
             run_typed(other, m, b),
             "unknown kernel {other:?}; known: {KERNELS:?} {TYPED_KERNELS:?}"
@@ -281,11 +282,19 @@ fn main() {
         time(rounds, &sizes, &layouts);
     } else if args.iter().any(|a| a == "--list") {
         println!("N={N}");
-        for k in KERNELS.iter().chain(TYPED_KERNELS) {
+        for k in KERNELS
+            .iter()
+            .chain(TYPED_KERNELS)
+            .chain(sync_kernels::KERNELS)
+        {
             println!("{k}");
         }
     } else if named.is_empty() {
-        for k in KERNELS.iter().chain(TYPED_KERNELS) {
+        for k in KERNELS
+            .iter()
+            .chain(TYPED_KERNELS)
+            .chain(sync_kernels::KERNELS)
+        {
             run(k, &sizes, &layouts);
         }
         println!("instructions: all kernels ran; count them with scripts/instructions.sh");
@@ -369,4 +378,81 @@ fn run_typed(kernel: &str, m: &Mallocator, b: &Bump) -> bool {
         _ => return false,
     }
     true
+}
+
+// ---------------------------------------------------------------------------------------
+// The thread-safe arena (`SharedArena`): the same u64 and mixed shapes through a `Local`
+// handle and through `&self` (the thread-local lookup), beside `ours_*_layout` above.
+// Counted by scripts/sync-instructions.sh. Default chunk size (64 KiB): the chunk claims
+// (one atomic compare-and-swap per 64 KiB of blocks) are counted too.
+mod sync_kernels {
+    use std::alloc::Layout;
+    use std::hint::black_box;
+
+    use vmallocator::{Protection, SharedArena};
+
+    use super::{ARENA, N};
+
+    pub const KERNELS: &[&str] = &[
+        "sync_local_u64",
+        "sync_shared_u64",
+        "sync_local_mixed",
+        "sync_shared_mixed",
+    ];
+
+    #[inline(never)]
+    fn sync_local_u64(a: &SharedArena, n: usize) {
+        let local = a.local();
+        for i in 0..n as u64 {
+            let p = local
+                .alloc_layout(Layout::new::<u64>())
+                .expect("fits")
+                .cast::<u64>();
+            // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
+            unsafe { p.as_ptr().write(i) };
+            black_box(p);
+        }
+    }
+
+    #[inline(never)]
+    fn sync_shared_u64(a: &SharedArena, n: usize) {
+        for i in 0..n as u64 {
+            let p = a
+                .alloc_layout(Layout::new::<u64>())
+                .expect("fits")
+                .cast::<u64>();
+            // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
+            unsafe { p.as_ptr().write(i) };
+            black_box(p);
+        }
+    }
+
+    #[inline(never)]
+    fn sync_local_mixed(a: &SharedArena, layouts: &[Layout]) {
+        let local = a.local();
+        for &layout in layouts {
+            black_box(local.alloc_layout(layout).expect("fits"));
+        }
+    }
+
+    #[inline(never)]
+    fn sync_shared_mixed(a: &SharedArena, layouts: &[Layout]) {
+        for &layout in layouts {
+            black_box(a.alloc_layout(layout).expect("fits"));
+        }
+    }
+
+    /// Runs kernel `name` if it is one of these; false otherwise.
+    pub fn run(name: &str, layouts: &[Layout]) -> bool {
+        let a = SharedArena::with_size(ARENA, Protection::READ_WRITE).expect("arena");
+        match name {
+            "sync_local_u64" => sync_local_u64(&a, black_box(N)),
+            "sync_shared_u64" => sync_shared_u64(&a, black_box(N)),
+            "sync_local_mixed" => sync_local_mixed(&a, black_box(layouts)),
+            "sync_shared_mixed" => sync_shared_mixed(&a, black_box(layouts)),
+            _ => return false,
+        }
+        a.free().expect("free");
+        true
+    }
 }

@@ -3,7 +3,7 @@
 //! std's `Vec` on the global allocator. Each iteration starts from an empty arena: the
 //! arena's `Vec` gives its block back when dropped (it is the last one), bumpalo is reset.
 //!
-//! `cargo bench --bench typed`
+//! `cargo bench -p vmallocator-bench --bench typed`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -40,7 +40,7 @@ fn push_std() -> u64 {
 }
 
 fn vec_push(c: &mut Criterion) {
-    let mut g = c.benchmark_group("Vec<u64> 1M pushes");
+    let mut g = c.benchmark_group("typed/Vec<u64> 1M pushes");
     g.warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .throughput(Throughput::Elements(N));

@@ -1,0 +1,87 @@
+//! The write helpers of [`SharedArena`] and [`Local`](super::Local), once for both: each
+//! takes the bump to hand the block out with (a handle's chunk or the thread's cached one)
+//! and writes into the block with the encoders of [`crate::text`].
+
+use super::SharedArena;
+use crate::text::{self, CharWidth};
+use crate::{Error, Protection};
+
+/// [`Error::NotWritable`] unless the region's (fixed) protection allows writing.
+#[inline]
+pub(super) fn check_writable(arena: &SharedArena) -> Result<(), Error> {
+    let protection: Protection = arena.protection();
+    if protection.is_writable() {
+        Ok(())
+    } else {
+        Err(Error::NotWritable { protection })
+    }
+}
+
+/// Copies `bytes` into a block handed out by `bump` at alignment 1.
+#[inline]
+pub(super) fn bytes<'a>(
+    arena: &'a SharedArena,
+    bytes: &[u8],
+    bump: impl FnOnce(usize, usize) -> Result<usize, Error>,
+) -> Result<&'a mut [u8], Error> {
+    check_writable(arena)?;
+    let addr = bump(bytes.len(), 1)?;
+    // SAFETY: just handed out by the bump, in a writable region; alignment 1 suits `u8`.
+    let block = unsafe { arena.block::<u8>(addr, bytes.len()) };
+    block.copy_from_slice(bytes);
+    Ok(block)
+}
+
+/// Encodes `s` in `width` plus a NUL unit into a block handed out by `bump` at the unit's
+/// alignment.
+pub(super) fn str<'a>(
+    arena: &'a SharedArena,
+    s: &str,
+    width: CharWidth,
+    bump: impl FnOnce(usize, usize) -> Result<usize, Error>,
+) -> Result<&'a mut [u8], Error> {
+    if let Some(offset) = text::find_nul(s) {
+        return Err(Error::InteriorNul { offset });
+    }
+    check_writable(arena)?;
+    match width {
+        CharWidth::U8 => units::<u8>(arena, s, bump, |s, dst| {
+            dst.copy_from_slice(s.as_bytes());
+            s.len()
+        }),
+        CharWidth::U16 => units::<u16>(arena, s, bump, text::encode_utf16),
+        CharWidth::U32 => units::<u32>(arena, s, bump, text::encode_utf32),
+    }
+}
+
+/// Counts the units of `s` exactly, hands out a block for them and a terminator, and
+/// encodes into exactly that block.
+#[inline(always)]
+fn units<'a, T: Copy + Default>(
+    arena: &'a SharedArena,
+    s: &str,
+    bump: impl FnOnce(usize, usize) -> Result<usize, Error>,
+    encode: impl Fn(&str, &mut [T]) -> usize,
+) -> Result<&'a mut [u8], Error> {
+    let unit = size_of::<T>();
+    let width = match unit {
+        1 => CharWidth::U8,
+        2 => CharWidth::U16,
+        _ => CharWidth::U32,
+    };
+    let n = width.encoded_len(s) + 1;
+    let bytes = n.checked_mul(unit).ok_or(Error::OutOfMemory {
+        requested: usize::MAX,
+        align: unit,
+        remaining: arena.remaining(),
+    })?;
+    let addr = bump(bytes, unit)?;
+    // SAFETY: just handed out by the bump, in a writable region, aligned to `unit`.
+    let dst = unsafe { arena.block::<T>(addr, n) };
+    let written = encode(s, &mut dst[..n - 1]);
+    debug_assert_eq!(written, n - 1);
+    dst[n - 1] = T::default();
+    // SAFETY: the same block, viewed as bytes: alignment 1 suits `u8`, and the reborrow
+    // above has ended.
+    Ok(unsafe { arena.block::<u8>(addr, bytes) })
+}
