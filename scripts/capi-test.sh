@@ -94,7 +94,7 @@ diff -u "$TMP/declared" "$TMP/exported"
 echo "$(wc -l <"$TMP/exported") functions"
 
 step "C test against the shared library"
-gcc "${CFLAGS[@]}" capi/tests/*.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
+gcc "${CFLAGS[@]}" -pthread capi/tests/*.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
 LD_LIBRARY_PATH=$LIB "$TMP/test-shared"
 
 step "C test under valgrind memcheck (no leak, no invalid access, error paths included)"

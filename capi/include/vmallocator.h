@@ -49,9 +49,16 @@
  *    and vma_alloc_str (UTF-8 text as UTF-8, UTF-16 or UTF-32 + NUL).
  *
  * Threads
- *  - A handle (and a builder) is used by one thread at a time; it may move between
- *    threads. Concurrent calls on the same handle are undefined behaviour. Different
- *    handles are independent.
+ *  - A vma_mallocator* (and a builder) is used by one thread at a time; it may move
+ *    between threads. Concurrent calls on the same handle are undefined behaviour.
+ *    Different handles are independent.
+ *  - A vma_shared* (vma_shared_create*) is the thread-safe arena (Rust's SharedArena):
+ *    vma_shared_alloc* and the vma_shared_* figures may run on any number of threads at
+ *    once. Each thread allocates from a chunk of its own, claimed with one atomic
+ *    operation and found again through a per-thread cache (a thread that alternates
+ *    between two shared arenas claims a new chunk at each switch). vma_shared_reset and
+ *    vma_shared_free need the handle alone: join the other threads first. Blocks stay
+ *    valid until the reset or the free.
  *
  * Strings are UTF-8 with an explicit length (no terminator needed).
  */
@@ -162,6 +169,14 @@ typedef struct vma_builder vma_builder;
 //
 // Not thread-safe: one thread at a time may use a handle (it may move between threads).
 typedef struct vma_mallocator vma_mallocator;
+
+// A thread-safe arena: one region that any number of threads allocate from at once.
+// Opaque; create it with `vma_shared_create*`, release it with `vma_shared_free`.
+//
+// `vma_shared_alloc*` and the figures may run on many threads at once; each thread
+// allocates from a chunk of its own. `vma_shared_reset` and `vma_shared_free` need the
+// handle alone: no other thread may use it during the call (join them first).
+typedef struct vma_shared vma_shared;
 
 // A saved bump pointer, to return to with `vma_rewind`. Plain data, copyable; fill it only
 // with `vma_checkpoint`. It records which arena it came from: rewinding another arena, or
@@ -544,6 +559,133 @@ vma_status vma_rewind(vma_mallocator *m, const vma_checkpoint_t *checkpoint);
 // # Safety
 // `checkpoint` NULL or filled by `vma_checkpoint`; `out` NULL or valid for a write.
 vma_status vma_checkpoint_used(const vma_checkpoint_t *checkpoint, size_t *out);
+
+// Creates a thread-safe arena over `DEFAULT_SHARED_RESERVE` bytes of address space (1 GiB;
+// 64 MiB on 32-bit targets), read+write, committed in steps as it is used; each thread
+// claims 64 KiB at a time.
+//
+// # Errors
+// `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`; `*out` is untouched then.
+//
+// # Safety
+// `out` is NULL or valid for writing a pointer.
+vma_status vma_shared_create(vma_shared **out);
+
+// Creates a thread-safe arena over `reserve` bytes of address space (its hard cap),
+// read+write, committed as it is used, where each thread claims `chunk_size` bytes at a time
+// (0: the default, 64 KiB; rounded up to a multiple of 64). Blocks above an eighth of a
+// chunk are claimed on their own.
+//
+// # Errors
+// `VMA_ERR_ZERO_SIZE`, `VMA_ERR_SIZE_OVERFLOW`, `VMA_ERR_INVALID_OPTIONS` (a chunk size
+// too large), `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `out` is NULL or valid for writing a pointer.
+vma_status vma_shared_create_reserve(size_t reserve, size_t chunk_size, vma_shared **out);
+
+// Creates a thread-safe arena of `size` bytes (rounded up to pages) with `protection` (a
+// `VMA_PROT_*` value), all committed at once.
+//
+// # Errors
+// `VMA_ERR_ZERO_SIZE`, `VMA_ERR_SIZE_OVERFLOW`, `VMA_ERR_INVALID_ARGUMENT`, `VMA_ERR_OS`,
+// `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `out` is NULL or valid for writing a pointer.
+vma_status vma_shared_create_with_size(size_t size, uint32_t protection, vma_shared **out);
+
+// Releases the region to the OS and frees the handle. No other thread may use the handle
+// during the call, nor after it succeeds: join the threads first.
+//
+// If the OS refuses (`VMA_ERR_OS`) and hands the arena back, the handle stays valid and the
+// call may be retried. A handle that is not live (freed already) is
+// `VMA_ERR_INVALID_HANDLE`, as long as no new arena got its address in between.
+//
+// # Safety
+// `s` is NULL, a live handle, or a handle freed before; no other thread uses it.
+vma_status vma_shared_free(vma_shared *s);
+
+// Allocates `size` bytes at `align` (a power of two) from the calling thread's chunk;
+// `*out` is the block's address. The bytes are whatever the region holds (zero for memory
+// never handed out). Safe to call from many threads at once.
+//
+// # Errors
+// `VMA_ERR_INVALID_ALIGNMENT`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`,
+// `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `s` is NULL or a live handle that no thread frees or resets during the call; `out` is
+// NULL or valid for writing a pointer.
+vma_status vma_shared_alloc(const vma_shared *s, size_t size, size_t align, void **out);
+
+// Copies `len` bytes from `bytes` into a new block (alignment 1); `*out` is its address.
+// Safe to call from many threads at once.
+//
+// # Errors
+// `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`
+// (`bytes` may be NULL only when `len` is 0).
+//
+// # Safety
+// As for `vma_shared_alloc`; `bytes` valid for reads of `len` bytes.
+vma_status vma_shared_alloc_bytes(const vma_shared *s,
+                                  const uint8_t *bytes,
+                                  size_t len,
+                                  uint8_t **out);
+
+// Parses the hex byte string `s` of `len` bytes (the grammar of `vma_alloc_hex`) into a new
+// block; `*out` is its address, `*out_len` (if not NULL) its length. Safe to call from many
+// threads at once.
+//
+// # Errors
+// `VMA_ERR_HEX` (with `vma_last_error_offset`), `VMA_ERR_INVALID_UTF8`,
+// `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// As for `vma_shared_alloc`; `s` valid for reads of `len` bytes; `out_len` NULL or valid
+// for a write.
+vma_status vma_shared_alloc_hex(const vma_shared *sh,
+                                const char *s,
+                                size_t len,
+                                uint8_t **out,
+                                size_t *out_len);
+
+// `*out` = bytes handed out as blocks so far, over all threads (a snapshot while others
+// allocate).
+//
+// # Safety
+// As for `vma_shared_alloc`; `out` NULL or valid for a write.
+vma_status vma_shared_used(const vma_shared *s, size_t *out);
+
+// `*out` = bytes claimed by threads so far (chunks and large blocks), at least
+// `vma_shared_used`.
+//
+// # Safety
+// As for `vma_shared_used`.
+vma_status vma_shared_claimed(const vma_shared *s, size_t *out);
+
+// `*out` = the size of the region in bytes: the most that can be handed out.
+//
+// # Safety
+// As for `vma_shared_used`.
+vma_status vma_shared_size(const vma_shared *s, size_t *out);
+
+// `*out` = bytes of the region backed by memory (committed).
+//
+// # Safety
+// As for `vma_shared_used`.
+vma_status vma_shared_committed(const vma_shared *s, size_t *out);
+
+// Moves the arena back to empty: every block can be handed out again; contents stay,
+// memory stays committed; the threads' chunks are forgotten. No other thread may use the
+// handle during the call, and no block handed out before may be used after it.
+//
+// # Errors
+// `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `s` is NULL or a live handle that no other thread uses during the call.
+vma_status vma_shared_reset(vma_shared *s);
 
 // The status of the last failed call on this thread; `VMA_OK` if none failed yet.
 // Successful calls do not change it.

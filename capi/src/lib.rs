@@ -30,6 +30,7 @@ mod arena;
 mod builder;
 mod protect;
 mod reuse;
+mod shared;
 mod status;
 mod strings;
 mod top;
@@ -38,6 +39,7 @@ pub use arena::*;
 pub use builder::*;
 pub use protect::*;
 pub use reuse::*;
+pub use shared::*;
 pub use status::{
     vma_last_error_message, vma_last_error_offset, vma_last_error_os_code, vma_last_error_status,
     vma_status, vma_status_name,

@@ -50,5 +50,6 @@ static inline size_t used_of(const vma_mallocator *m) {
 /* The tests in the other files. */
 void test_top(void);
 void test_typed(void);
+void test_shared(void);
 
 #endif

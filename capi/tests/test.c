@@ -434,6 +434,7 @@ int main(void) {
     test_free_and_os_errors();
     test_top();
     test_typed();
+    test_shared();
     if (failures) {
         fprintf(stderr, "C ABI test: %d of %d checks FAILED\n", failures, checks);
         return 1;

@@ -250,6 +250,7 @@ static partial class Tests
         Finalizer();
         Blocks();
         Strings();
+        Shared();
         if (failures != 0)
         {
             Console.Error.WriteLine("C# tests: " + failures + " of " + checks + " checks FAILED");
