@@ -56,7 +56,10 @@ fn main() -> Result<(), Error> {
         m.ptr()
     );
     let base = m.base().as_ptr() as usize;
-    for (i, line) in m.used_bytes()?.chunks(16).enumerate() {
+    // SAFETY: every byte below the pointer was written by the helpers above or is the OS's
+    // zero fill: no unsafe code left uninitialised bytes in the region.
+    let used = unsafe { m.used_bytes()?.assume_init_ref() };
+    for (i, line) in used.chunks(16).enumerate() {
         let hexes: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
         let text: String = line
             .iter()
@@ -65,5 +68,5 @@ fn main() -> Result<(), Error> {
         println!("{:#014x}  {:<47}  {text}", base + 16 * i, hexes.join(" "));
     }
 
-    m.free()
+    Ok(m.free()?)
 }

@@ -18,7 +18,7 @@ mod zeroable;
 
 pub use builder::{Builder, DEFAULT_COMMIT_STEP, HugePages};
 pub use error::{Error, HexErrorKind};
-pub use mallocator::{Checkpoint, Mallocator, Scope, ScopeGuard, TopVec};
+pub use mallocator::{Checkpoint, FreeError, Mallocator, Scope, ScopeGuard, TopVec};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
 pub use sync::{

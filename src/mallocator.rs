@@ -14,6 +14,7 @@
 use core::alloc::Layout;
 use core::cell::Cell;
 use core::fmt;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::slice;
 
@@ -25,11 +26,13 @@ use crate::{Builder, Error, HugePages, Protection, hex};
 #[cfg(feature = "allocator-api2")]
 mod alloc_api;
 mod foreign;
+mod free;
 mod reuse;
 mod scope;
 mod top;
 mod typed;
 
+pub use free::FreeError;
 pub use reuse::Checkpoint;
 pub use scope::{Scope, ScopeGuard};
 pub use top::TopVec;
@@ -244,7 +247,7 @@ impl Mallocator {
     /// let mut m = Mallocator::new()?;
     /// m.alloc_bytes(&[0xc3])?;
     /// m.set_protection(Protection::READ)?;
-    /// assert_eq!(m.used_bytes()?, [0xc3]);
+    /// assert_eq!(m.used_bytes()?.len(), 1); // still readable
     /// assert!(matches!(m.alloc_bytes(&[1]), Err(Error::NotWritable { .. })));
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
@@ -474,6 +477,22 @@ impl Mallocator {
         unsafe { slice::from_raw_parts_mut(start.as_ptr().cast::<T>(), len) }
     }
 
+    /// [`block`](Self::block) for memory that may hold uninitialised bytes (left by unsafe
+    /// code in a raw block that was rewound): to be written before it is read.
+    ///
+    /// # Safety
+    /// As for [`block`](Self::block).
+    #[inline(always)]
+    unsafe fn block_uninit<T>(&self, addr: usize, len: usize) -> &mut [MaybeUninit<T>] {
+        debug_assert_eq!(addr % align_of::<T>(), 0);
+        debug_assert!(addr + len * size_of::<T>() <= self.end.get());
+        // SAFETY: per this function's contract the block lies in the region.
+        let start = unsafe { self.at(addr) };
+        // SAFETY: per this function's contract the memory is in the region, aligned,
+        // accessible and unaliased; `MaybeUninit` makes no claim about its contents.
+        unsafe { slice::from_raw_parts_mut(start.as_ptr().cast::<MaybeUninit<T>>(), len) }
+    }
+
     /// Copies `bytes` into a new block (alignment 1) and returns it.
     ///
     /// ```
@@ -489,9 +508,8 @@ impl Mallocator {
     pub fn alloc_bytes(&self, bytes: &[u8]) -> Result<&mut [u8], Error> {
         let addr = self.bump_writable(bytes.len(), 1)?;
         // SAFETY: just bumped past, its pages writable; alignment 1 suits `u8`.
-        let block = unsafe { self.block::<u8>(addr, bytes.len()) };
-        block.copy_from_slice(bytes);
-        Ok(block)
+        let block = unsafe { self.block_uninit::<u8>(addr, bytes.len()) };
+        Ok(block.write_copy_of_slice(bytes))
     }
 
     /// Copies `s` into a new block as UTF-8, UTF-16 or UTF-32 units in native byte order,
@@ -579,16 +597,25 @@ impl Mallocator {
     /// The part of the region handed out so far, `[base, ptr)`, to read. Takes `&mut self`,
     /// so no block handed out earlier can be written while the slice lives.
     ///
+    /// The bytes are [`MaybeUninit`]: a block from [`alloc`](Self::alloc) or
+    /// [`alloc_layout`](Self::alloc_layout) is raw memory, and unsafe code may have left
+    /// uninitialised bytes in it (struct padding, a copy of uninitialised memory), which no
+    /// safe `&[u8]` may show. Where every byte was written by the write helpers (or never
+    /// written, so it holds the OS's zeroes), reading them as `u8` is sound:
+    ///
     /// ```
     /// # let mut m = vmallocator::Mallocator::new()?;
     /// m.alloc_bytes(b"ab")?;
-    /// assert_eq!(m.used_bytes()?, b"ab");
+    /// let used = m.used_bytes()?;
+    /// // SAFETY: every byte below the pointer was written by `alloc_bytes`.
+    /// let bytes = unsafe { used.assume_init_ref() };
+    /// assert_eq!(bytes, b"ab");
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
     /// # Errors
     /// [`Error::NotReadable`] when the region cannot be read.
-    pub fn used_bytes(&mut self) -> Result<&[u8], Error> {
+    pub fn used_bytes(&mut self) -> Result<&[MaybeUninit<u8>], Error> {
         if self.used() != 0
             && let Some(protection) =
                 self.prots
@@ -597,17 +624,42 @@ impl Mallocator {
             return Err(Error::NotReadable { protection });
         }
         // SAFETY: `[base, ptr)` is inside the region, and its pages are readable; `&mut self`
-        // guarantees no block reference handed out earlier is still alive.
-        Ok(unsafe { slice::from_raw_parts(self.base().as_ptr(), self.used()) })
+        // guarantees no block reference handed out earlier is still alive. `MaybeUninit<u8>`
+        // makes no claim about the bytes' contents.
+        Ok(unsafe { slice::from_raw_parts(self.base().as_ptr().cast(), self.used()) })
     }
 
-    /// Releases the region to the OS, reporting its answer. Dropping a `Mallocator` releases
-    /// it too, ignoring the answer.
+    /// Releases the region to the OS (`munmap(2)` / `VirtualFree`), reporting its answer.
+    /// Dropping a `Mallocator` releases it too; should the OS refuse there, the region is
+    /// left mapped (leaked), never a panic.
+    ///
+    /// When the OS refuses (Linux can, at its limit on mappings, when releasing means
+    /// splitting a mapping the region has merged with), the arena comes back inside the
+    /// [`FreeError`], unchanged and usable: retry later, or drop it. `?` turns a
+    /// `FreeError` into its [`Error`].
+    ///
+    /// ```
+    /// fn run() -> Result<(), vmallocator::Error> {
+    ///     let m = vmallocator::Mallocator::new()?;
+    ///     m.alloc(8, 8)?;
+    ///     m.free()?;
+    ///     Ok(())
+    /// }
+    /// run()?;
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::Os`] when the OS refuses (`munmap` / `VirtualFree`).
-    pub fn free(self) -> Result<(), Error> {
-        self.region.release()
+    /// [`FreeError`] holding [`Error::Os`] and the arena when the OS refuses.
+    // The arena travels in the error unboxed: boxing it would allocate on a path taken at
+    // the OS's limit on mappings, where allocating may fail too.
+    #[allow(clippy::result_large_err)]
+    pub fn free(self) -> Result<(), FreeError> {
+        let Mallocator { region, .. } = self;
+        match region.release() {
+            Ok(()) => Ok(()),
+            Err((error, region)) => Err(FreeError::new(error, Mallocator { region, ..self })),
+        }
     }
 }
 

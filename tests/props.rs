@@ -98,6 +98,14 @@ fn snapshot(m: &Mallocator) -> Vec<u8> {
     unsafe { std::slice::from_raw_parts(m.base().as_ptr(), m.committed()) }.to_vec()
 }
 
+fn scaled(cases: u32) -> u32 {
+    let scale: f64 = std::env::var("VMALLOCATOR_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((f64::from(cases) * scale) as u32).max(1)
+}
+
 fn encode(s: &str, w: CharWidth) -> Vec<u8> {
     let mut out = Vec::new();
     match w {
@@ -114,7 +122,8 @@ fn encode(s: &str, w: CharWidth) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    // 300 cases, times VMALLOCATOR_TEST_SCALE (a factor; valgrind and sanitizer runs set it low).
+    #![proptest_config(ProptestConfig { cases: scaled(300), ..ProptestConfig::default() })]
 
     #[test]
     fn random_call_sequences_keep_the_invariants(

@@ -1,5 +1,7 @@
 //! Reserved regions that commit lazily, resets, checkpoints, trim and huge pages.
 
+mod support;
+
 use vmallocator::{Error, HugePages, Mallocator, Protection, page_size};
 
 fn lazy(reserve: usize, step: usize) -> Mallocator {
@@ -112,7 +114,7 @@ fn reset_keeps_contents_and_commitment() {
         (0, committed, 5)
     );
     m.alloc(5, 1).unwrap();
-    assert_eq!(m.used_bytes().unwrap(), b"hello");
+    assert_eq!(support::init(m.used_bytes().unwrap()), b"hello");
 }
 
 #[test]
@@ -124,7 +126,11 @@ fn reset_zeroed_zeroes_everything_handed_out() {
     m.reset_zeroed().unwrap();
     assert_eq!(m.used(), 0);
     m.alloc(m.committed(), 1).unwrap();
-    assert!(m.used_bytes().unwrap().iter().all(|&b| b == 0));
+    assert!(
+        support::init(m.used_bytes().unwrap())
+            .iter()
+            .all(|&b| b == 0)
+    );
     assert_eq!(m.high_water_mark(), m.committed());
 
     let mut ro = Mallocator::with_size(1, Protection::READ).unwrap();
@@ -144,7 +150,11 @@ fn reset_decommit_returns_pages_and_reads_zero() {
         assert_eq!((m.used(), m.committed()), (0, 0));
         m.alloc(5000, 1).unwrap();
         assert!(m.committed() >= 5000);
-        assert!(m.used_bytes().unwrap().iter().all(|&b| b == 0));
+        assert!(
+            support::init(m.used_bytes().unwrap())
+                .iter()
+                .all(|&b| b == 0)
+        );
     }
 }
 
@@ -155,11 +165,15 @@ fn trim_gives_back_the_unused_tail() {
     m.alloc_bytes(&[7; 10]).unwrap();
     m.trim().unwrap();
     assert_eq!(m.committed(), p);
-    assert_eq!(m.used_bytes().unwrap(), [7; 10]);
+    assert_eq!(support::init(m.used_bytes().unwrap()), [7; 10]);
     // Growth after a trim commits again, and the pages read as zero.
     m.alloc(3 * p, 1).unwrap();
     assert!(m.committed() >= 3 * p + 10);
-    assert!(m.used_bytes().unwrap()[10..].iter().all(|&b| b == 0));
+    assert!(
+        support::init(m.used_bytes().unwrap())[10..]
+            .iter()
+            .all(|&b| b == 0)
+    );
     // Nothing to trim: no change.
     let mut full = Mallocator::with_size(p, Protection::READ_WRITE).unwrap();
     full.alloc(p, 1).unwrap();
@@ -177,7 +191,7 @@ fn checkpoints_rewind_and_refuse_strangers() {
     m.rewind(cp).unwrap();
     assert_eq!(m.used(), 4);
     assert_eq!(m.high_water_mark(), 11);
-    assert_eq!(m.used_bytes().unwrap(), b"keep");
+    assert_eq!(support::init(m.used_bytes().unwrap()), b"keep");
     // Rewinding to the same place again is fine.
     m.rewind(cp).unwrap();
 
@@ -246,7 +260,7 @@ fn explicit_huge_pages_or_a_reason() {
     m.alloc_bytes(&[5; 4096]).unwrap();
     m.reset_decommit().unwrap();
     m.alloc(10, 1).unwrap();
-    assert_eq!(m.used_bytes().unwrap(), [0; 10]);
+    assert_eq!(support::init(m.used_bytes().unwrap()), [0; 10]);
 }
 
 #[test]
@@ -314,4 +328,48 @@ fn transparent_huge_pages_stay_advised_after_decommit_and_trim() {
     let tail = base + (4 << 20);
     assert!(advised(tail), "after trim: {}", vm_flags(tail));
     assert_eq!(m.huge_pages(), HugePages::Transparent);
+}
+
+/// Trim and reset_decommit keep a transparent-huge-page region's committed end on a
+/// commit-step boundary, so every later step stays huge-page aligned.
+#[cfg(target_os = "linux")]
+#[test]
+fn transparent_huge_pages_stay_step_aligned_after_trim() {
+    let mut m = Mallocator::builder()
+        .reserve(16 << 20)
+        .huge_pages(HugePages::Transparent)
+        .build()
+        .unwrap();
+    if m.huge_pages() != HugePages::Transparent {
+        println!(
+            "skipped: transparent huge pages: {:?}",
+            m.huge_pages_fallback()
+        );
+        return;
+    }
+    let step = 2 << 20;
+    assert_eq!(m.base().as_ptr() as usize % step, 0);
+    m.alloc(5 << 20, 1).unwrap();
+    assert_eq!(m.committed(), 6 << 20);
+    m.reset();
+    m.alloc(4096 + 1, 1).unwrap();
+    m.trim().unwrap();
+    assert_eq!(m.committed(), step, "trim left the end off a step");
+    m.alloc(3 << 20, 1).unwrap();
+    assert_eq!(
+        m.committed() % step,
+        0,
+        "growth after trim: {:#x}",
+        m.committed()
+    );
+    assert_eq!(m.committed(), 4 << 20);
+    // A pointer exactly on a step keeps exactly that much.
+    m.reset();
+    m.alloc(step, 1).unwrap();
+    m.trim().unwrap();
+    assert_eq!(m.committed(), step);
+    m.reset_decommit().unwrap();
+    assert_eq!(m.committed(), 0);
+    m.alloc(1, 1).unwrap();
+    assert_eq!(m.committed(), step);
 }

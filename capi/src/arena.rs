@@ -260,14 +260,13 @@ pub unsafe extern "C" fn vma_free(m: *mut vma_mallocator) -> vma_status {
 }
 
 /// The one place that calls `Mallocator::free`: the error, and the arena back when the OS
-/// refused and the region is still whole (so the handle stays valid for a retry).
-///
-/// `Mallocator::free` returns a plain `Error` today, having consumed the arena; the region
-/// is then lost either way. Once it returns `FreeError` (the arena back on failure), this
-/// becomes `arena.free().map_err(|e| { let (e, arena) = e.into_parts(); (e, Some(arena)) })`.
+/// refused (`FreeError` hands it back whole, so the handle stays valid for a retry).
 #[allow(clippy::result_large_err)] // a cold path, once per arena
 fn release(arena: Mallocator) -> Result<(), (Error, Option<Mallocator>)> {
-    arena.free().map_err(|e| (e, None))
+    arena.free().map_err(|e| {
+        let (error, arena) = e.into_parts();
+        (error, Some(arena))
+    })
 }
 
 /// Allocates `size` bytes at `align` (a power of two) and stores the block's address in

@@ -111,7 +111,8 @@ impl Mallocator {
     /// m.alloc_bytes(b"secret")?;
     /// m.reset_zeroed()?;
     /// m.alloc(6, 1)?;
-    /// assert_eq!(m.used_bytes()?, [0; 6]);
+    /// // SAFETY: `reset_zeroed` wrote every byte below the pointer.
+    /// assert_eq!(unsafe { m.used_bytes()?.assume_init_ref() }, [0; 6]);
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
@@ -129,8 +130,8 @@ impl Mallocator {
         self.reset();
         let dirty = self.dirty.get().min(self.end.get()) - base;
         // SAFETY: `[base, base + dirty)` is committed and writable, and `&mut self` means
-        // no reference into it is alive.
-        unsafe { self.block::<u8>(base, dirty) }.fill(0);
+        // no reference into it is alive. A raw write: the bytes may be uninitialised.
+        unsafe { core::ptr::write_bytes(self.base().as_ptr(), 0, dirty) };
         self.dirty.set(base);
         Ok(())
     }
@@ -171,7 +172,9 @@ impl Mallocator {
     /// Gives the committed pages above the bump pointer back to the OS, keeping the
     /// address range reserved; later allocations commit again in steps. **Contents:**
     /// bytes handed out are unchanged; the freed pages read as zero when used again.
-    /// A no-op on regions of explicit huge pages.
+    /// A no-op on regions of explicit huge pages. On [`HugePages::Transparent`] regions the
+    /// committed end stays on a commit-step boundary (2 MiB or a multiple), so later growth
+    /// stays huge-page aligned.
     ///
     /// ```
     /// use vmallocator::Mallocator;
@@ -189,9 +192,17 @@ impl Mallocator {
             return Ok(());
         }
         let base = self.base().as_ptr() as usize;
-        let page = crate::page_size();
-        let keep = (self.ptr_addr() - base).next_multiple_of(page);
         let committed = self.committed();
+        // Transparent huge pages are committed in whole steps from a step-aligned base:
+        // keeping the end on a step boundary keeps every later step huge-page aligned.
+        let unit = if self.huge.0 == HugePages::Transparent {
+            self.step
+        } else {
+            crate::page_size()
+        };
+        let keep = (self.ptr_addr() - base)
+            .checked_next_multiple_of(unit)
+            .map_or(committed, |k| k.min(committed));
         if keep < committed {
             // SAFETY: `[keep, committed)` lies above the bump pointer, where no reference
             // exists (and `&mut self` rules out any other).

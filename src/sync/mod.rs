@@ -19,7 +19,7 @@ use core::ptr::NonNull;
 use core::slice;
 
 use crate::region::Region;
-use crate::{Builder, CharWidth, Error, HugePages, Protection};
+use crate::{Builder, CharWidth, Error, FreeError, HugePages, Protection};
 
 mod claim;
 mod code;
@@ -541,12 +541,29 @@ impl SharedArena {
     }
 
     /// Releases the region to the OS, reporting its answer; dropping the arena releases it
-    /// too, ignoring the answer.
+    /// too, ignoring the answer (a region the OS refuses to release is then leaked).
     ///
     /// # Errors
-    /// [`Error::Os`] when the OS refuses (`munmap` / `VirtualFree`).
-    pub fn free(self) -> Result<(), Error> {
-        self.region.release()
+    /// [`FreeError`] when the OS refuses (`munmap` / `VirtualFree`): its [`Error::Os`] and
+    /// the arena, unchanged and usable, to retry or keep.
+    pub fn free(self) -> Result<(), FreeError<SharedArena>> {
+        let SharedArena {
+            region,
+            claim,
+            chunk,
+            key,
+            huge,
+        } = self;
+        region.release().map_err(|(error, region)| {
+            let arena = SharedArena {
+                region,
+                claim,
+                chunk,
+                key,
+                huge,
+            };
+            FreeError::new(error, arena)
+        })
     }
 }
 
