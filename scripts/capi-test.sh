@@ -99,7 +99,7 @@ LD_LIBRARY_PATH=$LIB "$TMP/test-shared"
 
 step "C test under valgrind memcheck (no leak, no invalid access, error paths included)"
 if command -v valgrind >/dev/null; then
-  LD_LIBRARY_PATH=$LIB valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+  LD_LIBRARY_PATH=$LIB VMALLOCATOR_VALGRIND=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
     --error-exitcode=9 "$TMP/test-shared"
 else
   echo "skipped: valgrind is not installed"

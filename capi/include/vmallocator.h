@@ -598,8 +598,8 @@ vma_status vma_shared_create_with_size(size_t size, uint32_t protection, vma_sha
 // Releases the region to the OS and frees the handle. No other thread may use the handle
 // during the call, nor after it succeeds: join the threads first.
 //
-// If the OS refuses (`VMA_ERR_OS`) and hands the arena back, the handle stays valid and the
-// call may be retried. A handle that is not live (freed already) is
+// If the OS refuses (`VMA_ERR_OS`) the handle stays valid and nothing changed: the call
+// may be retried. A handle that is not live (freed already) is
 // `VMA_ERR_INVALID_HANDLE`, as long as no new arena got its address in between.
 //
 // # Safety

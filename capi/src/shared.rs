@@ -131,8 +131,8 @@ pub unsafe extern "C" fn vma_shared_create_with_size(
 /// Releases the region to the OS and frees the handle. No other thread may use the handle
 /// during the call, nor after it succeeds: join the threads first.
 ///
-/// If the OS refuses (`VMA_ERR_OS`) and hands the arena back, the handle stays valid and the
-/// call may be retried. A handle that is not live (freed already) is
+/// If the OS refuses (`VMA_ERR_OS`) the handle stays valid and nothing changed: the call
+/// may be retried. A handle that is not live (freed already) is
 /// `VMA_ERR_INVALID_HANDLE`, as long as no new arena got its address in between.
 ///
 /// # Safety
@@ -167,12 +167,15 @@ pub unsafe extern "C" fn vma_shared_free(s: *mut vma_shared) -> vma_status {
 }
 
 /// The one place that calls `SharedArena::free`: its result, and the arena back when the OS
-/// refused and the region is still whole (so the handle stays valid for a retry).
-///
-/// `SharedArena::free` consumes the arena and returns a plain `Error`: on failure the region
-/// is lost to this handle (the handle is freed), until it hands the arena back.
+/// refused (`FreeError` hands it back whole, so the handle stays valid for a retry).
 fn release(arena: SharedArena) -> (Result<(), Error>, Option<SharedArena>) {
-    (arena.free(), None)
+    match arena.free() {
+        Ok(()) => (Ok(()), None),
+        Err(e) => {
+            let (error, arena) = e.into_parts();
+            (Err(error), Some(arena))
+        }
+    }
 }
 
 /// Allocates `size` bytes at `align` (a power of two) from the calling thread's chunk;

@@ -51,5 +51,6 @@ static inline size_t used_of(const vma_mallocator *m) {
 void test_top(void);
 void test_typed(void);
 void test_shared(void);
+void test_free_refused(void);
 
 #endif

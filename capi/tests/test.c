@@ -435,6 +435,7 @@ int main(void) {
     test_top();
     test_typed();
     test_shared();
+    test_free_refused();
     if (failures) {
         fprintf(stderr, "C ABI test: %d of %d checks FAILED\n", failures, checks);
         return 1;
