@@ -9,15 +9,16 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-/* Whether [start, end) is one line of /proc/self/maps: the arena merged with the pages
+/* Whether one line of /proc/self/maps covers [start, end): the arena merged with the pages
  * around it, so unmapping it splits a mapping. */
 static int one_mapping(uintptr_t start, uintptr_t end) {
-    char want[64], line[512];
+    char line[512];
+    unsigned long lo, hi;
     int found = 0;
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f) return 0;
-    snprintf(want, sizeof want, "%lx-%lx ", (unsigned long)start, (unsigned long)end);
-    while (!found && fgets(line, sizeof line, f)) found = strncmp(line, want, strlen(want)) == 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo <= start && hi >= end;
     fclose(f);
     return found;
 }
