@@ -83,10 +83,14 @@
 //!
 //! # Speed
 //!
-//! On x86-64 with AVX2 (detected at run time), long runs of digits and the common
-//! `"hh hh hh\n"` layout (two digits and one separator per byte) are decoded 64 or 96 input
-//! bytes at a time; whatever does not fit those patterns, errors included, goes through the
-//! strict scalar parser, which is also the whole parser on other targets.
+//! On x86-64 with AVX2 (detected at run time, with the BMI1, LZCNT and POPCNT that come
+//! with it), long runs of digits are decoded 64 digits at a time, the common
+//! `"hh hh hh\n"` layout 96 input bytes at a time, and everything else, token by token,
+//! in windows of 64 bytes: `0x` prefixes, `\x` escapes, commas and comments included (the
+//! windows stop at a comment, skip it to the end of its line, and go on). Whatever a
+//! window cannot prove regular (an error, `0x1`, a `0x` right after an escape) goes
+//! through the strict scalar parser one token at a time, and the windows resume after
+//! it. The scalar parser is the whole parser on other targets.
 
 use core::mem::MaybeUninit;
 
@@ -94,6 +98,8 @@ use crate::{Error, HexErrorKind};
 
 #[cfg(target_arch = "x86_64")]
 mod simd;
+#[cfg(target_arch = "x86_64")]
+mod tokens;
 
 /// Parses all of `input` (see the [grammar](self)) and returns the bytes.
 ///
@@ -136,6 +142,14 @@ pub fn decode_append(input: &str, out: &mut Vec<u8>) -> Result<usize, Error> {
     decode_append_with(input, out, simd_available())
 }
 
+/// Parses all of `input` into the start of `out`, which must hold at least
+/// [`max_decoded_len`]`(input.len())` bytes, and returns how many bytes it wrote there.
+/// On error, bytes of `out` may have been written all the same.
+pub(crate) fn decode_into(input: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
+    debug_assert!(out.len() >= max_decoded_len(input.len()));
+    parse_dispatch(input, out, simd_available())
+}
+
 /// An upper bound on the number of bytes an input of `input_len` bytes decodes to:
 /// `input_len / 2`, since every byte takes at least two characters.
 ///
@@ -150,7 +164,7 @@ pub const fn max_decoded_len(input_len: usize) -> usize {
 fn simd_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx2")
+        avx2_available()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -160,7 +174,11 @@ fn simd_available() -> bool {
 
 /// [`decode_append`], with the AVX2 blocks used only if `simd` (and this is x86-64 with
 /// AVX2), so tests can compare both paths.
-fn decode_append_with(input: &str, out: &mut Vec<u8>, simd: bool) -> Result<usize, Error> {
+pub(crate) fn decode_append_with(
+    input: &str,
+    out: &mut Vec<u8>,
+    simd: bool,
+) -> Result<usize, Error> {
     out.reserve(max_decoded_len(input.len()));
     let old_len = out.len();
     let spare = out.spare_capacity_mut();
@@ -175,17 +193,27 @@ fn decode_append_with(input: &str, out: &mut Vec<u8>, simd: bool) -> Result<usiz
 /// Picks the AVX2 or the scalar parser.
 fn parse_dispatch(s: &str, out: &mut [MaybeUninit<u8>], simd: bool) -> Result<usize, Error> {
     #[cfg(target_arch = "x86_64")]
-    if simd && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
+    if simd && avx2_available() {
+        // SAFETY: the CPU has AVX2, BMI1, LZCNT and POPCNT, checked just above.
         return unsafe { parse_avx2(s, out) };
     }
     let _ = simd;
     parse::<false>(s, out)
 }
 
+/// Whether the CPU has what the AVX2 blocks use: AVX2 and the bit instructions that
+/// every AVX2 CPU has beside it (BMI1, LZCNT, POPCNT).
+#[cfg(target_arch = "x86_64")]
+fn avx2_available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+        && std::arch::is_x86_feature_detected!("popcnt")
+}
+
 /// [`parse`] with the AVX2 blocks.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
 fn parse_avx2(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
     parse::<true>(s, out)
 }
@@ -253,9 +281,33 @@ fn push(out: &mut [MaybeUninit<u8>], n: &mut usize, byte: u8) {
 fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
     let b = s.as_bytes();
     let (mut i, mut n) = (0, 0);
-    // Where to try the `"hh "` blocks next; after a miss, wait a block's length.
-    let mut next_spaced = 0;
+    // Where to try the `"hh "` blocks and the token windows next; after a miss, wait a
+    // block's length.
+    let (mut next_spaced, mut next_tokens) = (0, 0);
     while let Some(&c) = b.get(i) {
+        // At the top of the loop `i` is always where a token, a separator, a comment or an
+        // escape starts.
+        // A run of digits reaching 64 bytes ahead goes straight to the 64-digit blocks.
+        let long_run = || digit(b, i + 2).is_some() && digit(b, i + 63).is_some();
+        if SIMD && !(DIGITS[usize::from(c)] < 16 && long_run()) {
+            let is_digit = DIGITS[usize::from(c)] < 16;
+            if is_digit && i >= next_spaced && !matches!(b.get(i + 1), Some(b'x' | b'X')) {
+                let from = i;
+                spaced_blocks(b, &mut i, out, &mut n);
+                if i != from {
+                    continue;
+                }
+                next_spaced = i + 96;
+            }
+            if i >= next_tokens {
+                let from = i;
+                token_blocks(b, &mut i, out, &mut n);
+                if i != from {
+                    continue;
+                }
+                next_tokens = i + 64;
+            }
+        }
         if DIGITS[usize::from(c)] < 16 {
             if c == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
                 let start = i + 2;
@@ -269,14 +321,6 @@ fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize
                 }
                 i = end;
             } else {
-                if SIMD && i >= next_spaced {
-                    let from = i;
-                    spaced_blocks(b, &mut i, out, &mut n);
-                    if i == from {
-                        next_spaced = i + 96;
-                    }
-                    continue;
-                }
                 let (end, odd) = run::<SIMD>(b, i, out, &mut n);
                 if !ends_token(b, end) {
                     return Err(invalid_char(s, end));
@@ -332,7 +376,11 @@ fn run<const SIMD: bool>(
     n: &mut usize,
 ) -> (usize, bool) {
     loop {
-        // Short runs are the common case: a few pairs before trying 64-digit blocks.
+        // A digit 64 bytes ahead hints at a long run: try the 64-digit blocks at once.
+        // Short runs are the common case otherwise: a few pairs before trying again.
+        if SIMD && digit(b, j + 63).is_some() {
+            dense_blocks(b, &mut j, out, n);
+        }
         for _ in 0..8 {
             let Some(hi) = digit(b, j) else {
                 return (j, false);
@@ -342,9 +390,6 @@ fn run<const SIMD: bool>(
             };
             push(out, n, hi << 4 | lo);
             j += 2;
-        }
-        if SIMD {
-            dense_blocks(b, &mut j, out, n);
         }
     }
 }
@@ -363,6 +408,21 @@ fn dense_blocks(b: &[u8], j: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut us
     let _ = (b, j, out, n);
 }
 
+/// Decodes 64-byte windows of mixed tokens at the token start `*i` while they pass.
+#[inline(always)]
+fn token_blocks(b: &[u8], i: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(src), Some(dst)) = (b.get(*i..), out.get_mut(*n..)) {
+        // SAFETY: only `parse::<true>` calls this, and only `parse_avx2` runs that, which
+        // `parse_dispatch` calls after checking that the CPU has AVX2, BMI1, LZCNT and
+        // POPCNT.
+        let (read, wrote) = unsafe { tokens::tokens(src, dst) };
+        *i += read;
+        *n += wrote;
+    }
+    let _ = (b, i, out, n);
+}
+
 /// Decodes 96-byte blocks of `"hh "` tokens at the token start `*i` while they match.
 #[inline(always)]
 fn spaced_blocks(b: &[u8], i: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut usize) {
@@ -378,266 +438,4 @@ fn spaced_blocks(b: &[u8], i: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut u
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use HexErrorKind::{InvalidChar, MissingDigit, OddDigitCount};
-    use proptest::prelude::*;
-
-    /// Decodes with the AVX2 blocks (where the CPU has them) and without, and checks that
-    /// both agree.
-    fn both(input: &str) -> Result<Vec<u8>, Error> {
-        let (mut fast, mut slow) = (vec![7], vec![7]);
-        let f = decode_append_with(input, &mut fast, true).map(|n| (n, fast));
-        let s = decode_append_with(input, &mut slow, false).map(|n| (n, slow));
-        assert_eq!(f, s, "SIMD and scalar disagree on {input:?}");
-        let (n, out) = s?;
-        assert_eq!((n, out[0]), (out.len() - 1, 7));
-        Ok(out[1..].to_vec())
-    }
-
-    #[test]
-    fn grammar() {
-        let ok: &[(&str, &[u8])] = &[
-            ("00abF9", &[0x00, 0xab, 0xf9]),
-            ("deadbeef", &[0xde, 0xad, 0xbe, 0xef]),
-            ("DEADbeef", &[0xde, 0xad, 0xbe, 0xef]),
-            ("00 ab f9", &[0x00, 0xab, 0xf9]),
-            ("00,ab, f9", &[0x00, 0xab, 0xf9]),
-            ("  00,,ab  ", &[0x00, 0xab]),
-            ("00\tab\r\nf9\x0c", &[0x00, 0xab, 0xf9]),
-            ("0x42", &[0x42]),
-            ("0X42", &[0x42]),
-            ("0x00ab", &[0x00, 0xab]),
-            ("0x1", &[0x01]),
-            ("0x1,0xf 0x0", &[0x01, 0x0f, 0x00]),
-            (r"\x48\x31\xc0", &[0x48, 0x31, 0xc0]),
-            (r"\X48\xFf", &[0x48, 0xff]),
-            (r"\x1234", &[0x12, 0x34]),
-            (r"\x120x34", &[0x12, 0x34]),
-            (r"ab\x12 0x34\x56;", &[0xab, 0x12, 0x34, 0x56]),
-            (
-                "b8 2a 00 00 00   ; mov eax, 42\nc3 # ret",
-                &[0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3],
-            ),
-            ("c3;ret", &[0xc3]),
-            ("c3#ret\n90//nop\n0x1//x\n", &[0xc3, 0x90, 0x01]),
-            ("; only a comment", &[]),
-            ("00 ab f9 0x42", &[0x00, 0xab, 0xf9, 0x42]),
-            ("", &[]),
-            (" \t\r\n\x0c,", &[]),
-            ("// é € comment\nff", &[0xff]),
-        ];
-        for &(input, bytes) in ok {
-            assert_eq!(both(input).as_deref(), Ok(bytes), "{input:?}");
-            assert_eq!(decode(input).as_deref(), Ok(bytes), "{input:?}");
-        }
-    }
-
-    #[test]
-    fn errors() {
-        let bad: &[(&str, usize, HexErrorKind)] = &[
-            ("0x12g", 4, InvalidChar('g')),
-            ("ab0x12", 3, InvalidChar('x')),
-            ("00x12", 2, InvalidChar('x')),
-            ("0x0x1", 3, InvalidChar('x')),
-            ("x12", 0, InvalidChar('x')),
-            ("00 é", 3, InvalidChar('é')),
-            ("00 €", 3, InvalidChar('€')),
-            ("12\0", 2, InvalidChar('\0')),
-            (r"ab \ b", 3, InvalidChar('\\')),
-            (r"\y", 0, InvalidChar('\\')),
-            ("ab / cd", 3, InvalidChar('/')),
-            ("ab/", 2, InvalidChar('/')),
-            ("ab\u{a0}", 2, InvalidChar('\u{a0}')),
-            ("abcg", 3, InvalidChar('g')),
-            ("0x123g", 5, InvalidChar('g')),
-            ("0x1g", 3, InvalidChar('g')),
-            (r"abc\y", 3, InvalidChar('\\')),
-            ("abc/x", 3, InvalidChar('/')),
-            ("0x1é", 3, InvalidChar('é')),
-            (r"\x12g", 4, InvalidChar('g')),
-            ("abc", 0, OddDigitCount(3)),
-            ("a", 0, OddDigitCount(1)),
-            ("abc//x", 0, OddDigitCount(3)),
-            (r"abc\x1", 0, OddDigitCount(3)),
-            ("00 abc", 3, OddDigitCount(3)),
-            ("0x123", 2, OddDigitCount(3)),
-            ("0x12345 ff", 2, OddDigitCount(5)),
-            (r"\x123", 4, OddDigitCount(1)),
-            ("0x", 2, MissingDigit { found: None }),
-            ("0X;", 2, MissingDigit { found: Some(';') }),
-            ("0x g", 2, MissingDigit { found: Some(' ') }),
-            ("0xé", 2, MissingDigit { found: Some('é') }),
-            (r"\x", 2, MissingDigit { found: None }),
-            (r"\xg1", 2, MissingDigit { found: Some('g') }),
-            (r"\x4", 3, MissingDigit { found: None }),
-            (r"\x4g", 3, MissingDigit { found: Some('g') }),
-            (r"\x4 5", 3, MissingDigit { found: Some(' ') }),
-        ];
-        for &(input, offset, kind) in bad {
-            assert_eq!(both(input), Err(Error::Hex { offset, kind }), "{input:?}");
-        }
-    }
-
-    #[test]
-    fn long_inputs_take_both_paths_alike() {
-        let bytes: Vec<u8> = (0..1000_u32).map(|i| (i * 37 + 11) as u8).collect();
-        let dense: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let spaced: String = bytes.iter().map(|b| format!("{b:02X} ")).collect();
-        assert_eq!(both(&dense).unwrap(), bytes);
-        assert_eq!(both(&spaced).unwrap(), bytes);
-        // One bad byte at every position of the first few blocks.
-        for input in [&dense[..300], &spaced[..300]] {
-            for pos in 0..input.len() {
-                for bad in ["g", "x", "0", " ", "é"] {
-                    let mut s = input.to_string();
-                    s.replace_range(pos..pos + 1, bad);
-                    let _ = both(&s);
-                }
-            }
-        }
-        let odd = format!("{}a", &dense[..200]);
-        assert_eq!(both(&odd), Err(error(0, OddDigitCount(201))));
-        let odd = format!("{}a", &spaced[..300]);
-        assert_eq!(both(&odd), Err(error(300, OddDigitCount(1))));
-    }
-
-    #[test]
-    fn decode_append_keeps_the_vec_on_error() {
-        let mut out = vec![1, 2, 3];
-        assert_eq!(decode_append("ff 0x1", &mut out), Ok(2));
-        let spaced = "ab ".repeat(100) + r"ab \";
-        let dense = "ab".repeat(100) + "g";
-        for bad in ["ff 0x12g", "fe abc", &spaced, &dense] {
-            assert!(decode_append(bad, &mut out).is_err());
-            assert_eq!(out, [1, 2, 3, 0xff, 0x01]);
-        }
-    }
-
-    #[test]
-    fn max_decoded_len_bounds_the_output() {
-        assert_eq!(max_decoded_len(0), 0);
-        assert_eq!(max_decoded_len(3), 1);
-        assert_eq!(decode("0x1").unwrap().len(), max_decoded_len(3));
-    }
-
-    /// How one group of bytes is written.
-    #[derive(Debug, Clone, Copy)]
-    enum Style {
-        Run { upper: bool },
-        Prefixed { upper: bool },
-        Escapes,
-    }
-
-    fn style() -> impl Strategy<Value = Style> {
-        prop_oneof![
-            any::<bool>().prop_map(|upper| Style::Run { upper }),
-            any::<bool>().prop_map(|upper| Style::Prefixed { upper }),
-            Just(Style::Escapes),
-        ]
-    }
-
-    const SEPARATORS: &[&str] = &[
-        " ",
-        "\n",
-        ",",
-        ", ",
-        "\t",
-        "\r\n",
-        "  ",
-        " ; comment\n",
-        "# c 0x\n",
-        "//c\\x\n",
-    ];
-
-    fn render(groups: &[(Vec<u8>, Style, usize)], lead: usize) -> String {
-        let mut s = String::from(SEPARATORS[lead]);
-        for (bytes, style, sep) in groups {
-            match *style {
-                Style::Run { upper: true } => bytes.iter().for_each(|b| s += &format!("{b:02X}")),
-                Style::Run { upper: false } => bytes.iter().for_each(|b| s += &format!("{b:02x}")),
-                Style::Prefixed { upper } => {
-                    s += if upper { "0X" } else { "0x" };
-                    if let [b @ 0..=15] = bytes[..] {
-                        s += &format!("{b:x}");
-                    } else {
-                        bytes.iter().for_each(|b| s += &format!("{b:02x}"));
-                    }
-                }
-                Style::Escapes => bytes.iter().for_each(|b| s += &format!("\\x{b:02x}")),
-            }
-            s += SEPARATORS[*sep];
-        }
-        s
-    }
-
-    /// Random bytes and a text that encodes them: mixed styles, or one of the layouts the
-    /// AVX2 blocks take (one long run, or `hh` and one separator).
-    fn formatted() -> impl Strategy<Value = (Vec<u8>, String)> {
-        let group = (
-            prop::collection::vec(any::<u8>(), 1..40),
-            style(),
-            0..SEPARATORS.len(),
-        );
-        let mixed = (prop::collection::vec(group, 0..20), 0..SEPARATORS.len()).prop_map(
-            |(groups, lead)| {
-                let bytes = groups.iter().flat_map(|g| g.0.clone()).collect();
-                (bytes, render(&groups, lead))
-            },
-        );
-        let simple =
-            (prop::collection::vec(any::<u8>(), 0..400), 0..5_usize).prop_map(|(bytes, sep)| {
-                let mut s = String::new();
-                for (i, b) in bytes.iter().enumerate() {
-                    s += &format!("{b:02x}");
-                    if sep > 0 {
-                        s.push(if i % 16 == 15 {
-                            '\n'
-                        } else {
-                            [' ', ',', '\t', ' '][sep - 1]
-                        });
-                    }
-                }
-                (bytes, s)
-            });
-        prop_oneof![mixed, simple]
-    }
-
-    const ALPHABET: &[char] = &[
-        '0', '1', '9', 'a', 'f', 'A', 'F', 'g', 'x', 'X', ' ', '\n', '\t', ',', ';', '#', '/',
-        '\\', 'é', '€', '\0',
-    ];
-
-    proptest! {
-        #[test]
-        fn formatted_bytes_round_trip((bytes, s) in formatted()) {
-            prop_assert_eq!(both(&s), Ok(bytes));
-        }
-
-        #[test]
-        fn one_changed_char_gives_the_same_result_on_both_paths(
-            (_, s) in formatted(),
-            pos in any::<prop::sample::Index>(),
-            c in prop::sample::select(ALPHABET),
-            insert in any::<bool>(),
-        ) {
-            let mut s: Vec<char> = s.chars().collect();
-            let at = pos.index(s.len() + 1);
-            if insert || at == s.len() {
-                s.insert(at, c);
-            } else {
-                s[at] = c;
-            }
-            let _ = both(&s.into_iter().collect::<String>());
-        }
-
-        #[test]
-        fn random_strings_never_panic(
-            s in prop::collection::vec(prop::sample::select(ALPHABET), 0..300),
-            t in any::<String>(),
-        ) {
-            let _ = both(&s.into_iter().collect::<String>());
-            let _ = both(&t);
-        }
-    }
-}
+mod tests;

@@ -1,5 +1,17 @@
 //! String encodings for [`Mallocator::alloc_str`](crate::Mallocator::alloc_str): UTF-8,
-//! UTF-16 and UTF-32, native endian. Safe code only; the arena hands in the destination.
+//! UTF-16 and UTF-32, native endian. The arena hands in the destination.
+//!
+//! Two encoders: [`wide`] writes into a destination of one unit per input byte (the upper
+//! bound) in one pass over ASCII, with vector instructions picked at run time; the exact
+//! encoders here write into a destination of exactly the encoded length, for a block
+//! that must not be larger (near the end of the region, or where a larger one would
+//! commit memory), and serve as the scalar reference.
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+pub(crate) mod wide;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 /// The width of one character unit in a string copied into the region.
 ///
@@ -237,7 +249,90 @@ mod tests {
         assert_eq!(find_nul("ab€\0c"), Some(5));
     }
 
+    /// Checks the one-pass encoders at every level this CPU runs against std, with the
+    /// first NUL's offset as the error.
+    fn wide_matches_std(s: &str) {
+        let want16: Vec<u16> = s.encode_utf16().collect();
+        let want32: Vec<u32> = s.chars().map(u32::from).collect();
+        let nul = s.bytes().position(|b| b == 0);
+        for &isa in wide::Isa::ALL {
+            if !isa.available() {
+                println!("skipped {}: this CPU lacks it", isa.name());
+                continue;
+            }
+            // Poisoned destinations, longer than needed: only the units counted matter.
+            let mut d16 = vec![0xdead_u16; s.len() + 3];
+            match wide::utf16(s, &mut d16, isa) {
+                Ok(n) => assert_eq!((&d16[..n], None), (&want16[..], nul), "{isa:?} {s:?}"),
+                Err(at) => assert_eq!(Some(at), nul, "{isa:?} {s:?}"),
+            }
+            let mut d32 = vec![0xdead_beef_u32; s.len() + 3];
+            match wide::utf32(s, &mut d32, isa) {
+                Ok(n) => assert_eq!((&d32[..n], None), (&want32[..], nul), "{isa:?} {s:?}"),
+                Err(at) => assert_eq!(Some(at), nul, "{isa:?} {s:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn wide_encoders_match_std_at_every_level() {
+        for s in SAMPLES {
+            wide_matches_std(s);
+        }
+        let ascii = "The quick brown fox jumps over the lazy dog. ".repeat(300);
+        let mixed = "Größe, Dvořák, 日本語, 🦀 and ASCII. ".repeat(300);
+        for text in [&ascii, &mixed] {
+            wide_matches_std(text);
+            // A NUL or a non-ASCII character at every position of the first blocks,
+            // and near the span boundaries.
+            // Fewer spots where `VMALLOCATOR_TEST_SCALE` (a factor, 1 by default) is low.
+            let scale: f64 = std::env::var("VMALLOCATOR_TEST_SCALE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1.0);
+            let (head, around) = (
+                (100.0 * scale).max(8.0) as usize,
+                (40.0 * scale).max(4.0) as usize,
+            );
+            let spots = (0..head).chain(wide::SPAN - around..wide::SPAN + around);
+            for at in spots.filter(|&at| text.is_char_boundary(at)) {
+                for c in ["\0", "é", "€", "🦀"] {
+                    let mut t = text.clone();
+                    t.insert_str(at, c);
+                    wide_matches_std(&t);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn forced_level_comes_from_the_environment() {
+        let current = wide::Isa::current();
+        assert!(current.available());
+        match std::env::var("VMALLOCATOR_FORCE_ISA") {
+            Ok(name)
+                if wide::Isa::ALL
+                    .iter()
+                    .any(|isa| isa.name() == name && isa.available()) =>
+            {
+                assert_eq!(current.name(), name);
+            }
+            _ => {
+                let best = wide::Isa::ALL.iter().rev().find(|isa| isa.available());
+                assert_eq!(Some(&current), best);
+            }
+        }
+        println!("level in use: {}", current.name());
+    }
+
     proptest::proptest! {
+        #[test]
+        fn wide_encoders_match_std_on_any_string(
+            s in "(\\PC|\\x00|[a-z ]{1,40}){0,80}",
+        ) {
+            wide_matches_std(&s);
+        }
+
         #[test]
         fn encoders_match_std_on_any_string(s in "\\PC*") {
             let mut d16 = vec![0u16; CharWidth::U16.encoded_len(&s)];

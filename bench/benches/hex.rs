@@ -1,11 +1,13 @@
-//! Hex decoding throughput: `vmallocator::hex` against `hex` and `const-hex` on dense input,
-//! and against a plain scalar parser (and "strip the spaces, then `const-hex`") on spaced
-//! input. Run with `cargo bench -p vmallocator-bench --bench hex`.
+//! Hex decoding throughput: `vmallocator::hex` and `Mallocator::alloc_hex` against `hex`
+//! and `const-hex` on dense input (4 KiB and 1 MiB), against a plain scalar parser (and
+//! "strip the spaces, then `const-hex`") on spaced input, and on mixed tokens (`0x`
+//! prefixes, `\x` escapes, commented listings). Run with `cargo bench -p vmallocator-bench --bench hex`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vmallocator::{Mallocator, Protection};
 
 /// 1 MiB of input.
 const INPUT_LEN: usize = 1 << 20;
@@ -66,8 +68,13 @@ fn scalar_spaced(input: &str, out: &mut Vec<u8>) -> Result<(), usize> {
 }
 
 fn dense(c: &mut Criterion) {
-    let input = dense_input();
-    let mut g = c.benchmark_group("hex/dense");
+    for len in [4 << 10, INPUT_LEN] {
+        dense_at(c, &dense_input()[..len]);
+    }
+}
+
+fn dense_at(c: &mut Criterion, input: &str) {
+    let mut g = c.benchmark_group(format!("hex/dense {} KiB", input.len() >> 10));
     g.sample_size(20)
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500))
@@ -76,15 +83,22 @@ fn dense(c: &mut Criterion) {
     g.bench_function("vmallocator", |bch| {
         bch.iter(|| {
             out.clear();
-            vmallocator::hex::decode_append(black_box(&input), &mut out).unwrap();
+            vmallocator::hex::decode_append(black_box(input), &mut out).unwrap();
+        })
+    });
+    let mut m = Mallocator::with_size(INPUT_LEN, Protection::READ_WRITE).expect("arena");
+    g.bench_function("vmallocator/alloc_hex", |bch| {
+        bch.iter(|| {
+            black_box(m.alloc_hex(black_box(input)).unwrap());
+            m.reset();
         })
     });
     let mut buf = vec![0; input.len() / 2];
     g.bench_function("hex", |bch| {
-        bch.iter(|| hex::decode_to_slice(black_box(&input), &mut buf).unwrap())
+        bch.iter(|| hex::decode_to_slice(black_box(input), &mut buf).unwrap())
     });
     g.bench_function("const-hex", |bch| {
-        bch.iter(|| const_hex::decode_to_slice(black_box(&input), &mut buf).unwrap())
+        bch.iter(|| const_hex::decode_to_slice(black_box(input), &mut buf).unwrap())
     });
     g.finish();
 }
@@ -126,5 +140,44 @@ fn spaced(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, dense, spaced);
+/// Mixed tokens, each layout repeated to 1 MiB: through `alloc_hex`, against the plain
+/// scalar loop where it reads the layout (whitespace-separated pairs only).
+fn mixed(c: &mut Criterion) {
+    let layouts = [
+        ("00 ab f9 0x42", "00 ab f9 0x42 "),
+        ("0x48, 0x31, 0xc0,", "0x48, 0x31, 0xc0, "),
+        ("\\x escapes", r"\x48\x31\xc0\x0f\x05"),
+        (
+            "listing",
+            "b8 2a 00 00 00    ; mov eax, 42\n0f 05             ; syscall\n",
+        ),
+    ];
+    let mut m = Mallocator::with_size(INPUT_LEN, Protection::READ_WRITE).expect("arena");
+    for (name, unit) in layouts {
+        let input = unit.repeat(INPUT_LEN / unit.len());
+        let mut g = c.benchmark_group(format!("hex/mixed {name}"));
+        g.sample_size(20)
+            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500))
+            .throughput(Throughput::Bytes(input.len() as u64));
+        g.bench_function("vmallocator/alloc_hex", |bch| {
+            bch.iter(|| {
+                black_box(m.alloc_hex(black_box(&input)).unwrap());
+                m.reset();
+            })
+        });
+        let mut out = Vec::with_capacity(input.len() / 2);
+        if scalar_spaced(&input, &mut out).is_ok() {
+            g.bench_function("scalar", |bch| {
+                bch.iter(|| {
+                    out.clear();
+                    scalar_spaced(black_box(&input), &mut out).unwrap();
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, dense, spaced, mixed);
 criterion_main!(benches);

@@ -71,16 +71,32 @@ impl Mallocator {
         unsafe { self.lower_to_unchecked(addr) }
     }
 
-    /// Moves the pointer down to `addr` through `&self`, keeping the statistics: the one
-    /// place that lowers the top of the arena (`high`, `dirty` and the statistics stay true).
+    /// [`lower_top`](Self::lower_top) past blocks that were all handed out: to `addr`, from
+    /// the current pointer.
     ///
     /// # Safety
     /// `addr` must lie in `[base, ptr]`, and no reference may cover any byte of
     /// `[addr, ptr)`: every block handed out there must be dead.
     pub(crate) unsafe fn lower_to_unchecked(&self, addr: usize) {
+        // SAFETY: the caller's contract, with `handed_out_to = ptr`.
+        unsafe { self.lower_top(addr, self.ptr_addr()) }
+    }
+
+    /// The one place the pointer moves down: to `addr`, keeping the statistics true.
+    /// `handed_out_to` is where the blocks being lowered past end, for the high-water mark:
+    /// the old pointer for a rewind, less when the top of the last block was only reserved
+    /// while it was being filled (a block shrunk to its exact end, or given back on
+    /// failure). Every byte up to the old pointer counts as written for `dirty`, so zeroed
+    /// allocations stay correct.
+    ///
+    /// # Safety
+    /// `addr <= handed_out_to <= ptr`, `addr` at or above the base, and no reference into
+    /// `[addr, ptr)` may be used afterwards.
+    pub(crate) unsafe fn lower_top(&self, addr: usize, handed_out_to: usize) {
         let ptr = self.ptr_addr();
-        debug_assert!(addr >= self.base().as_ptr() as usize && addr <= ptr);
-        self.high.set(self.high.get().max(ptr));
+        debug_assert!(self.base().as_ptr() as usize <= addr);
+        debug_assert!(addr <= handed_out_to && handed_out_to <= ptr);
+        self.high.set(self.high.get().max(handed_out_to));
         self.dirty.set(self.dirty.get().max(ptr));
         self.set_ptr_addr(addr);
     }

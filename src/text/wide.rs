@@ -1,0 +1,227 @@
+//! UTF-8 to UTF-16 and UTF-32 in one pass over ASCII text, with the instruction set
+//! picked at run time.
+//!
+//! The driver widens whole blocks of ASCII with the best vector instructions the CPU has
+//! (AVX2 32 bytes at a time, SSE2 or NEON 16), testing each block for non-ASCII bytes and
+//! for NUL in the same pass. A block with a non-ASCII byte hands a span of up to
+//! [`SPAN`] bytes (ended on a character boundary) to the span encoder: for UTF-16,
+//! `encoding_rs::mem::convert_str_to_utf16`, which measured faster on mixed text than the
+//! hand-written decoder it replaced; for UTF-32, `str::chars`. Each span is searched for
+//! NUL first, with the same vector width.
+//!
+//! The level can be forced with the environment variable `VMALLOCATOR_FORCE_ISA`
+//! (`scalar`, `sse2`, `avx2`, `neon`), read once; a level the CPU lacks falls back to
+//! the best one it has.
+
+use std::sync::OnceLock;
+
+/// Bytes handed to the span encoder at a time.
+pub(crate) const SPAN: usize = 4096;
+
+/// An instruction-set level for the block loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// No blocks: every byte goes through the span encoder.
+    Scalar,
+    /// x86-64 baseline, 16 bytes at a time.
+    #[cfg(target_arch = "x86_64")]
+    Sse2,
+    /// 32 bytes at a time.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// aarch64 baseline, 16 bytes at a time.
+    #[cfg(target_arch = "aarch64")]
+    Neon,
+}
+
+impl Isa {
+    /// Every level this build knows, lowest first.
+    pub(crate) const ALL: &[Isa] = &[
+        Isa::Scalar,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2,
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon,
+    ];
+
+    /// Whether this CPU runs the level.
+    pub(crate) fn available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            // SSE2 and NEON are part of their targets' baselines.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => true,
+        }
+    }
+
+    fn named(name: &str) -> Option<Isa> {
+        Isa::ALL.iter().copied().find(|isa| isa.name() == name)
+    }
+
+    /// The level's name, as `VMALLOCATOR_FORCE_ISA` spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => "sse2",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => "neon",
+        }
+    }
+
+    /// The level in use: the best this CPU runs, or the one `VMALLOCATOR_FORCE_ISA`
+    /// names, if the CPU runs it.
+    pub(crate) fn current() -> Isa {
+        static CURRENT: OnceLock<Isa> = OnceLock::new();
+        *CURRENT.get_or_init(|| {
+            let best = Isa::ALL
+                .iter()
+                .copied()
+                .rev()
+                .find(|isa| isa.available())
+                .unwrap_or(Isa::Scalar);
+            std::env::var("VMALLOCATOR_FORCE_ISA")
+                .ok()
+                .and_then(|name| Isa::named(&name))
+                .filter(|isa| isa.available())
+                .unwrap_or(best)
+        })
+    }
+}
+
+/// Writes `s` as UTF-16 into `dst`, which must hold at least `s.len()` units, and returns
+/// the units written; or the byte offset of the first NUL in `s`. Units past those
+/// written are left as they were.
+pub(crate) fn utf16(s: &str, dst: &mut [u16], isa: Isa) -> Result<usize, usize> {
+    encode(s, dst, isa, |span, dst| {
+        encoding_rs::mem::convert_str_to_utf16(span, dst)
+    })
+}
+
+/// Writes `s` as UTF-32 into `dst`, which must hold at least `s.len()` units, and returns
+/// the units written; or the byte offset of the first NUL in `s`.
+pub(crate) fn utf32(s: &str, dst: &mut [u32], isa: Isa) -> Result<usize, usize> {
+    encode(s, dst, isa, utf32_span)
+}
+
+/// Decodes `span` to code points with `str::chars`. A decoder without a branch per
+/// sequence length measured 4 times slower on mixed text here: each character's start
+/// then waits for the previous character's length to load, where the branches of
+/// `chars` are predicted ahead.
+fn utf32_span(span: &str, dst: &mut [u32]) -> usize {
+    let mut n = 0;
+    for (d, c) in dst.iter_mut().zip(span.chars()) {
+        *d = u32::from(c);
+        n += 1;
+    }
+    n
+}
+
+/// The driver: blocks of ASCII, then spans through `span`, in turn.
+#[inline(always)]
+fn encode<T: Unit>(
+    s: &str,
+    dst: &mut [T],
+    isa: Isa,
+    span: impl Fn(&str, &mut [T]) -> usize,
+) -> Result<usize, usize> {
+    assert!(
+        dst.len() >= s.len(),
+        "the destination holds a unit per byte"
+    );
+    let b = s.as_bytes();
+    let (mut i, mut o) = (0, 0);
+    while i < b.len() {
+        let done = T::ascii_blocks(&b[i..], &mut dst[o..], isa).map_err(|at| i + at)?;
+        i += done;
+        o += done;
+        if i == b.len() {
+            break;
+        }
+        let mut end = (i + SPAN).min(b.len());
+        while !s.is_char_boundary(end) {
+            end += 1;
+        }
+        if let Some(at) = find_nul_in(&b[i..end], isa) {
+            return Err(i + at);
+        }
+        o += span(&s[i..end], &mut dst[o..]);
+        i = end;
+    }
+    Ok(o)
+}
+
+/// The offset of the first NUL in `b`, with the vector width of `isa`.
+pub(crate) fn find_nul_in(b: &[u8], isa: Isa) -> Option<usize> {
+    let done = match isa {
+        Isa::Scalar => 0,
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        Isa::Sse2 => unsafe { super::x86::no_nul_sse2(b) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
+        Isa::Avx2 => unsafe { super::x86::no_nul_avx2(b) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: NEON is part of the aarch64 baseline.
+        Isa::Neon => unsafe { super::neon::no_nul(b) },
+    };
+    b[done..].iter().position(|&c| c == 0).map(|p| done + p)
+}
+
+/// A UTF-16 or UTF-32 code unit, with the block loops that widen ASCII to it.
+pub(crate) trait Unit: Copy {
+    /// Widens whole blocks from the start of `src` into `dst` while they are ASCII
+    /// without NUL; returns the bytes widened, or the offset of the first NUL if a
+    /// block holds one.
+    fn ascii_blocks(src: &[u8], dst: &mut [Self], isa: Isa) -> Result<usize, usize>;
+}
+
+impl Unit for u16 {
+    #[inline(always)]
+    fn ascii_blocks(src: &[u8], dst: &mut [u16], isa: Isa) -> Result<usize, usize> {
+        match isa {
+            Isa::Scalar => Ok(0),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            Isa::Sse2 => unsafe { super::x86::ascii16_sse2(src, dst) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
+            Isa::Avx2 => unsafe { super::x86::ascii16_avx2(src, dst) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: NEON is part of the aarch64 baseline.
+            Isa::Neon => unsafe { super::neon::ascii16(src, dst) },
+        }
+    }
+}
+
+impl Unit for u32 {
+    #[inline(always)]
+    fn ascii_blocks(src: &[u8], dst: &mut [u32], isa: Isa) -> Result<usize, usize> {
+        match isa {
+            Isa::Scalar => Ok(0),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSE2 is part of the x86-64 baseline.
+            Isa::Sse2 => unsafe { super::x86::ascii32_sse2(src, dst) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
+            Isa::Avx2 => unsafe { super::x86::ascii32_avx2(src, dst) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: NEON is part of the aarch64 baseline.
+            Isa::Neon => unsafe { super::neon::ascii32(src, dst) },
+        }
+    }
+}
+
+/// The offset of the first NUL in a block whose bytes are `block`, if any.
+#[inline]
+pub(crate) fn nul_in_block(block: &[u8]) -> Option<usize> {
+    block.iter().position(|&c| c == 0)
+}
