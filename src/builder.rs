@@ -132,15 +132,28 @@ impl Builder {
     /// the usable part, `before` and `after` pages of them, so that running off either end
     /// traps at once instead of touching a neighbour. [`base`](Mallocator::base) and
     /// [`size`](Mallocator::size) stay the usable part; the guards are released with it.
-    /// Guard pages and placement ([`at`](Self::at), [`near`](Self::near)) go with a region
-    /// committed up front: combined with [`reserve`](Self::reserve) or
-    /// [`huge_pages`](Self::huge_pages), [`build`](Self::build) reports
+    /// With [`reserve`](Self::reserve) the guards sit around the whole reservation (they are
+    /// reserved pages that are never committed), so a growing code heap keeps them as it
+    /// commits. Guard pages and placement do not go with
+    /// [`huge_pages`](Self::huge_pages): [`build`](Self::build) reports
     /// [`Error::InvalidOptions`].
     ///
     /// ```
     /// use vmallocator::{Mallocator, page_size};
     /// let m = Mallocator::builder().size(page_size()).guard_pages(1, 2).build()?;
     /// assert_eq!(m.size(), page_size()); // the guards are not part of it
+    ///
+    /// // A code heap: 1 GiB reserved within ±2 GiB of this code, guarded, committed as used.
+    /// fn anchor() {}
+    /// let here = anchor as *const () as usize;
+    /// let heap = Mallocator::builder()
+    ///     .reserve(1 << 30)
+    ///     .guard_pages(1, 1)
+    ///     .near(here, (1 << 31) - 1)
+    ///     .build()?;
+    /// let (first, last) = (heap.base().as_ptr() as usize, heap.base().as_ptr() as usize + heap.size() - 1);
+    /// assert!(first.abs_diff(here) < 1 << 31 && last.abs_diff(here) < 1 << 31);
+    /// assert_eq!(heap.committed(), 0);
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     pub fn guard_pages(mut self, before: usize, after: usize) -> Self {
@@ -200,10 +213,10 @@ impl Builder {
     /// Maps the region (`mmap` / `VirtualAlloc`), with its guard pages, where asked.
     ///
     /// # Errors
-    /// [`Error::ZeroSize`] for a size of 0, [`Error::SizeOverflow`] when a size (guard pages
-    /// included) overflows when rounded to pages or passes `isize::MAX`,
-    /// [`Error::InvalidOptions`] for a commit step of 0, a `size` above the reservation, or
-    /// guard pages or placement with a reservation or huge pages,
+    /// [`Error::ZeroSize`] for a size of 0, [`Error::SizeOverflow`] when the size overflows
+    /// when rounded to pages or passes `isize::MAX`, [`Error::GuardPagesOverflow`] when the
+    /// guard pages do (alone or with the size), [`Error::InvalidOptions`] for a commit step
+    /// of 0, a `size` above the reservation, or guard pages or placement with huge pages,
     /// [`Error::InvalidAddress`] for a misaligned [`at`](Self::at) address,
     /// [`Error::AddressInUse`] when that address is taken, [`Error::NoFreeSpaceNear`] when
     /// nothing within the [`near`](Self::near) distance is free, [`Error::Os`] when the OS
@@ -236,10 +249,9 @@ impl Builder {
         let special = self.guard_before != 0
             || self.guard_after != 0
             || self.placement != Placement::Anywhere;
-        if special && (commit.is_some() || self.huge != HugePages::Off) {
+        if special && self.huge != HugePages::Off {
             return Err(Error::InvalidOptions {
-                reason: "guard pages and placement need a region committed up front, \
-                         without reserve or huge pages",
+                reason: "guard pages and placement do not go with huge pages",
             });
         }
         let request = Request {
@@ -247,17 +259,15 @@ impl Builder {
             protection: self.protection,
             guard_before: self.guard_before,
             guard_after: self.guard_after,
+            reserve_only: commit.is_some(),
         };
         let normal = |fallback| {
-            let region = match commit {
-                None => match self.placement {
-                    Placement::Anywhere => Region::map_request(&request, None)?,
-                    Placement::At(addr) => Region::map_request(&request, Some(addr))?,
-                    Placement::Near { addr, distance } => {
-                        placement::map_near(&request, addr, distance)?
-                    }
-                },
-                Some(_) => Region::reserve(reserve, 0, self.protection)?,
+            let region = match self.placement {
+                Placement::Anywhere => Region::map_request(&request, None)?,
+                Placement::At(addr) => Region::map_request(&request, Some(addr))?,
+                Placement::Near { addr, distance } => {
+                    placement::map_near(&request, addr, distance)?
+                }
             };
             Ok::<_, Error>(match commit {
                 None => {

@@ -20,6 +20,14 @@ pub enum Error {
         /// The size that was asked for, in bytes.
         requested: usize,
     },
+    /// Guard pages that overflow the address space: their count times the page size, or
+    /// their total with the usable size, passes `isize::MAX`.
+    GuardPagesOverflow {
+        /// Guard pages asked for below the usable part.
+        before: usize,
+        /// Guard pages asked for above it.
+        after: usize,
+    },
     /// Builder options that contradict each other or make no sense.
     InvalidOptions {
         /// What is wrong with them.
@@ -80,6 +88,23 @@ pub enum Error {
         /// The size of the region.
         size: usize,
     },
+    /// A [`Block`](crate::Block) handle made by another arena, even one since freed and
+    /// mapped again at the same address.
+    ForeignBlock,
+    /// Bytes that do not lie in the part of this arena handed out so far, given where a
+    /// block of it was expected.
+    NotInArena {
+        /// The first address of the bytes.
+        addr: usize,
+        /// Their length.
+        len: usize,
+    },
+    /// A call that runs code found a page of the block without execute access: the block
+    /// was not [published](crate::Mallocator::publish).
+    NotExecutable {
+        /// The protection of the first such page.
+        protection: Protection,
+    },
     /// An address to place a region at is not a multiple of the page size (for the start of
     /// the usable part) and of `align` (for the start of the mapping, below any guard
     /// pages), or leaves no room for the region.
@@ -133,6 +158,21 @@ impl fmt::Display for Error {
             Error::SizeOverflow { requested } => write!(
                 f,
                 "region size {requested} overflows when rounded up to whole pages"
+            ),
+            Error::GuardPagesOverflow { before, after } => write!(
+                f,
+                "{before} guard pages before and {after} after the region overflow the \
+                 address space"
+            ),
+            Error::ForeignBlock => f.write_str("the block handle belongs to another arena"),
+            Error::NotInArena { addr, len } => write!(
+                f,
+                "the {len} bytes at {addr:#x} are not a block handed out by this arena"
+            ),
+            Error::NotExecutable { protection } => write!(
+                f,
+                "the block holds a page that is not executable (protection {protection:?}): \
+                 publish it first"
             ),
             Error::InvalidOptions { reason } => write!(f, "invalid options: {reason}"),
             Error::InvalidCheckpoint => f.write_str(

@@ -25,6 +25,7 @@ pub(crate) const SUPPORTED: bool = cfg!(any(
 ));
 
 /// Makes instruction fetch see what was written to `[addr, addr + len)`.
+#[inline]
 #[allow(clippy::unnecessary_wraps)] // the Result is needed on other architectures
 pub(crate) fn flush(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
     if len == 0 {

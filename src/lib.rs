@@ -19,6 +19,7 @@ mod zeroable;
 pub use builder::{Builder, DEFAULT_COMMIT_STEP, HugePages};
 pub use error::{Error, HexErrorKind};
 pub use mallocator::{Checkpoint, FreeError, Mallocator, Scope, ScopeGuard, TopVec};
+pub use protect::{Block, ByteRange, FnPtr};
 pub use protection::Protection;
 pub use region::{granularity, page_size};
 pub use sync::{

@@ -17,6 +17,7 @@ use core::fmt;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::slice;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::protect::ProtMap;
 use crate::region::Region;
@@ -43,7 +44,7 @@ pub use top::TopVec;
 /// space lies in the lower half of the address space on every supported OS (x86_64: below
 /// 2^47, or 2^56 with five-level paging; aarch64: below 2^52), and construction refuses a
 /// region above it; 32-bit targets keep the guards.
-const LOWER_HALF: bool = cfg!(target_pointer_width = "64");
+pub(crate) const LOWER_HALF: bool = cfg!(target_pointer_width = "64");
 
 /// 2^63 on 64-bit targets: the highest address a region may end at.
 const ADDRESS_TOP: usize = 1 << (usize::BITS - 1);
@@ -52,7 +53,9 @@ const ADDRESS_TOP: usize = 1 << (usize::BITS - 1);
 ///
 /// Blocks are laid out upward, in call order, each at the lowest address that meets its
 /// alignment: consecutive align-1 allocations are contiguous, so code and data can be
-/// built by appending. Blocks are not freed one by one; the whole region goes back to the
+/// built by appending. The one exception: [`publish`](Self::publish) of the page holding
+/// the bump pointer seals it, and the next block starts on the next page, so code can be
+/// appended after published code without making it writable again. Blocks are not freed one by one; the whole region goes back to the
 /// OS with [`free`](Self::free) or on drop.
 ///
 /// Allocation goes through `&self`, so blocks handed out earlier stay usable while new
@@ -100,7 +103,14 @@ pub struct Mallocator {
     pub(crate) prots: ProtMap,
     /// Whether every page is writable: the write helpers' fast path.
     pub(crate) all_writable: bool,
+    /// This arena's identity, unique in the process: checkpoints and block handles carry it,
+    /// so one taken on another arena (even one since freed and mapped again at the same
+    /// address) is told apart.
+    id: u64,
 }
+
+/// The identity of the next arena. 2^64 arenas cannot be made in a process's lifetime.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Mallocator {
     /// One allocation granule ([`granularity`](crate::granularity): 64 KiB on Windows, a
@@ -160,6 +170,7 @@ impl Mallocator {
             huge,
             prots: ProtMap::new(region.len(), region.protection()),
             all_writable: region.protection().is_writable(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             region,
         })
     }
@@ -225,14 +236,32 @@ impl Mallocator {
         self.limit() - self.ptr_addr()
     }
 
-    /// The protection last set for the whole region: at construction or by
-    /// [`set_protection`](Self::set_protection). Pages changed since by
-    /// [`protect`](Self::protect), [`publish`](Self::publish) or
-    /// [`make_writable`](Self::make_writable) may differ; ask
-    /// [`protection_at`](Self::protection_at) or [`protection_of`](Self::protection_of).
+    /// The protection of the whole region when all its pages have the same, `None` when
+    /// they differ (after [`protect`](Self::protect), [`publish`](Self::publish) or
+    /// [`make_writable`](Self::make_writable) on part of it); ask
+    /// [`protection_at`](Self::protection_at) or [`protection_of`](Self::protection_of)
+    /// about parts. Pages reserved but not committed yet count with the protection they will
+    /// be committed with.
+    ///
+    /// ```
+    /// use vmallocator::{Mallocator, Protection, page_size};
+    /// let mut m = Mallocator::with_size(2 * page_size(), Protection::READ_WRITE)?;
+    /// assert_eq!(m.protection(), Some(Protection::READ_WRITE));
+    /// m.publish(..1)?; // the first page
+    /// assert_eq!(m.protection(), None);
+    /// m.publish(..)?;
+    /// assert_eq!(m.protection(), Some(Protection::READ_EXECUTE));
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
     #[inline]
-    pub fn protection(&self) -> Protection {
-        self.region.protection()
+    pub fn protection(&self) -> Option<Protection> {
+        self.prots.uniform()
+    }
+
+    /// This arena's identity, unique among all arenas the process has made.
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Changes the protection of the whole region (`mprotect(2)` / `VirtualProtect`).
@@ -259,6 +288,13 @@ impl Mallocator {
         self.protect(.., protection)?;
         self.region.set_protection_field(protection);
         Ok(())
+    }
+
+    /// Moves the bump pointer up to `addr`, skipping the bytes between: used to start the
+    /// next block on a fresh page. The skipped bytes count as handed out.
+    pub(crate) fn raise_to(&mut self, addr: usize) {
+        debug_assert!(addr >= self.ptr_addr() && addr <= self.end.get());
+        self.set_ptr_addr(addr);
     }
 
     /// A pointer to `addr` with the region's provenance.
@@ -354,10 +390,13 @@ impl Mallocator {
                 // SAFETY: no reference covers `[end, new_end)` (see above).
                 Some(p) => unsafe { self.region.commit(end, new_end - end, p) }?,
                 None => {
-                    for (s, e, p) in self.prots.segments(end, new_end) {
+                    let failed = self.prots.find_segment(end, new_end, |s, e, p| {
                         // SAFETY: `[s, e)` is part of `[end, new_end)`, which no reference
                         // covers (see above).
-                        unsafe { self.region.commit(s, e - s, p) }?;
+                        unsafe { self.region.commit(s, e - s, p) }.err()
+                    });
+                    if let Some(e) = failed {
+                        return Err(e);
                     }
                 }
             }
@@ -378,7 +417,8 @@ impl Mallocator {
     }
 
     /// Hands out `size` bytes at an address that is a multiple of `align`, just above the
-    /// previous block (only alignment padding between them). Size 0 is allowed: it returns
+    /// previous block (only alignment padding between them, or the rest of a page that
+    /// [`publish`](Self::publish) sealed). Size 0 is allowed: it returns
     /// the aligned current address and uses only the padding.
     ///
     /// The memory is whatever the region holds there: zeroes from the OS on first use.
@@ -763,7 +803,7 @@ impl fmt::Debug for Mallocator {
             .field("committed", &self.committed())
             .field("used", &self.used())
             .field("remaining", &self.remaining())
-            .field("protection", &self.protection())
+            .field("protection", &self.prots)
             .finish()
     }
 }

@@ -49,6 +49,13 @@ impl Protection {
     /// switching to [`READ_EXECUTE`](Self::READ_EXECUTE) (W^X).
     pub const READ_WRITE_EXECUTE: Self = Self(R | W | X);
 
+    /// The flags as bits: read 1, write 2, execute 4.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    #[inline]
+    pub(crate) const fn bits(self) -> u8 {
+        self.0
+    }
+
     /// Whether the pages can be read.
     #[inline]
     pub const fn is_readable(self) -> bool {

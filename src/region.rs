@@ -9,15 +9,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::{Error, Protection, sys};
 
 /// The size of a virtual-memory page, in bytes (4 KiB on most systems, 16 KiB on Apple
-/// silicon). Asked of the OS once, then cached.
+/// silicon). Asked of the OS once, then cached; a constant on x86_64, whose base pages are
+/// 4 KiB under every OS.
 ///
 /// ```
 /// let page = vmallocator::page_size();
 /// assert!(page.is_power_of_two() && page >= 4096);
 /// ```
+#[inline]
 pub fn page_size() -> usize {
-    static PAGE: AtomicUsize = AtomicUsize::new(0);
-    cached(&PAGE, sys::page_size)
+    #[cfg(target_arch = "x86_64")]
+    return 4096;
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        static PAGE: AtomicUsize = AtomicUsize::new(0);
+        cached(&PAGE, sys::page_size)
+    }
 }
 
 /// The granularity at which the OS places regions: 64 KiB on Windows (its "allocation
@@ -33,18 +40,24 @@ pub fn granularity() -> usize {
     cached(&GRANULE, sys::allocation_granularity)
 }
 
+#[inline]
 fn cached(cell: &AtomicUsize, ask: fn() -> usize) -> usize {
     match cell.load(Ordering::Relaxed) {
-        0 => {
-            let v = ask();
-            debug_assert!(v.is_power_of_two());
-            cell.store(v, Ordering::Relaxed);
-            v
-        }
+        0 => ask_and_cache(cell, ask),
         v => v,
     }
 }
 
+#[cold]
+#[inline(never)]
+fn ask_and_cache(cell: &AtomicUsize, ask: fn() -> usize) -> usize {
+    let v = ask();
+    debug_assert!(v.is_power_of_two());
+    cell.store(v, Ordering::Relaxed);
+    v
+}
+
+#[cold]
 pub(crate) fn os_error((call, code): (&'static str, i32)) -> Error {
     #[cfg(not(any(unix, windows)))]
     if code == sys::UNSUPPORTED {
@@ -87,6 +100,9 @@ pub(crate) struct Request {
     /// Inaccessible pages below and above the usable part.
     pub(crate) guard_before: usize,
     pub(crate) guard_after: usize,
+    /// Only reserve the address space (no access, nothing committed): the owner commits
+    /// the usable part as it needs it. The guard pages are then simply never committed.
+    pub(crate) reserve_only: bool,
 }
 
 /// The usable length and the guard bytes of a request, each a whole number of pages, or the
@@ -101,8 +117,9 @@ impl Request {
     pub(crate) fn sizes(&self) -> Result<Sizes, Error> {
         let page = page_size();
         let len = region_len(self.size, page)?;
-        let overflow = Error::SizeOverflow {
-            requested: self.size,
+        let overflow = Error::GuardPagesOverflow {
+            before: self.guard_before,
+            after: self.guard_after,
         };
         let before = self
             .guard_before
@@ -148,6 +165,7 @@ impl Region {
                 protection,
                 guard_before: 0,
                 guard_after: 0,
+                reserve_only: false,
             },
             None,
         )
@@ -174,13 +192,18 @@ impl Region {
                 sys::Place::Exact(start)
             }
         };
-        // SAFETY: `total` is a non-zero multiple of the page size, and an exact address a
-        // multiple of the allocation granularity (checked just above).
-        let mapping =
-            unsafe { sys::map(place, total, request.protection) }.map_err(|e| match at {
-                Some(addr) if e.1 == sys::ADDRESS_IN_USE => Error::AddressInUse { addr },
-                _ => os_error(e),
-            })?;
+        let mapped = if request.reserve_only {
+            // SAFETY: as below.
+            unsafe { sys::reserve(place, total) }
+        } else {
+            // SAFETY: `total` is a non-zero multiple of the page size, and an exact address a
+            // multiple of the allocation granularity (checked just above).
+            unsafe { sys::map(place, total, request.protection) }
+        };
+        let mapping = mapped.map_err(|e| match at {
+            Some(addr) if e.1 == sys::ADDRESS_IN_USE => Error::AddressInUse { addr },
+            _ => os_error(e),
+        })?;
         debug_assert_eq!(mapping.as_ptr() as usize % page_size(), 0);
         // From here on, dropping `region` unmaps everything.
         let mut region = Region {
@@ -204,7 +227,8 @@ impl Region {
             (region.mapping, before),
             (region.end_ptr(), total - before - len),
         ] {
-            if guard_len != 0 {
+            // A reservation has no access anywhere yet: its guards are already in place.
+            if guard_len != 0 && !request.reserve_only {
                 // SAFETY: the guard lies inside the mapping, which nothing references yet.
                 unsafe { sys::protect(guard, guard_len, Protection::NONE) }.map_err(os_error)?;
             }
@@ -238,7 +262,7 @@ impl Region {
             .filter(|&l| l <= isize::MAX as usize)
             .ok_or(Error::SizeOverflow { requested: size })?;
         // SAFETY: `whole` is a non-zero multiple of the page size.
-        let start = unsafe { sys::reserve(whole) }.map_err(os_error)?;
+        let start = unsafe { sys::reserve(sys::Place::Anywhere, whole) }.map_err(os_error)?;
         let addr = start.as_ptr() as usize;
         let head = addr.wrapping_neg() & (align.max(1) - 1);
         // SAFETY: `head <= extra`, so `start + head` stays inside the reservation.
@@ -309,6 +333,7 @@ impl Region {
     /// The pointer `offset` bytes into the region, for a page range of `len` bytes there.
     /// Only the calls that change pages use it, next to which the check costs nothing, so
     /// a range outside the region is a bug caught in every build.
+    #[inline]
     fn at(&self, offset: usize, len: usize) -> NonNull<u8> {
         assert!(
             offset.checked_add(len).is_some_and(|e| e <= self.len),
@@ -369,32 +394,20 @@ impl Region {
         self.protection = protection;
     }
 
-    /// Changes the protection of `[offset, offset + len)` of the usable part. Both must be
-    /// multiples of the page size and the range inside the usable part, else nothing happens
-    /// and the call reports [`Error::OutOfRange`].
+    /// Changes the protection of `[offset, offset + len)` of the usable part, page-aligned
+    /// and inside it (checked in every build, as for [`commit`](Self::commit)). `&mut self`
+    /// means no reference into the range handed out through the owner is alive.
+    #[inline]
     pub(crate) fn protect_pages(
         &mut self,
         offset: usize,
         len: usize,
         protection: Protection,
     ) -> Result<(), Error> {
-        let page = page_size();
-        let inside = offset.checked_add(len).is_some_and(|end| end <= self.len);
-        if !inside || !offset.is_multiple_of(page) || !len.is_multiple_of(page) {
-            return Err(Error::OutOfRange {
-                offset,
-                len,
-                size: self.len,
-            });
-        }
-        if len == 0 {
-            return Ok(());
-        }
-        // SAFETY: `offset < self.len`, so the address stays inside the usable part.
-        let start = unsafe { self.base.add(offset) };
-        // SAFETY: the range is page-aligned and inside the usable part (checked above), which
-        // this region owns; `&mut self` means no reference into it handed out through the
-        // owner is alive.
+        let start = self.at(offset, len);
+        // SAFETY: the range is page-aligned and inside the usable part (checked by `at`),
+        // which this region owns; `&mut self` means no reference into it handed out through
+        // the owner is alive.
         unsafe { sys::protect(start, len, protection) }.map_err(os_error)
     }
 
@@ -519,6 +532,7 @@ mod tests {
     #[test]
     fn page_size_and_granularity_are_stable() {
         assert_eq!(page_size(), page_size());
+        assert_eq!(page_size(), sys::page_size());
         assert_eq!(granularity(), granularity());
         assert!(granularity() >= page_size());
         #[cfg(windows)]

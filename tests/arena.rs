@@ -13,7 +13,7 @@ fn addr<T: ?Sized>(p: *const T) -> usize {
 fn new_is_one_granule_read_write() {
     let m = Mallocator::new().unwrap();
     assert_eq!(m.size(), granularity());
-    assert_eq!(m.protection(), Protection::READ_WRITE);
+    assert_eq!(m.protection(), Some(Protection::READ_WRITE));
     assert_eq!(m.used(), 0);
     assert_eq!(m.remaining(), m.size());
     assert_eq!(m.ptr(), m.base());
@@ -313,7 +313,7 @@ fn protection_changes_are_seen_by_the_write_helpers() {
     let mut m = Mallocator::new().unwrap();
     m.alloc_bytes(&[7]).unwrap();
     m.set_protection(Protection::READ).unwrap();
-    assert_eq!(m.protection(), Protection::READ);
+    assert_eq!(m.protection(), Some(Protection::READ));
     assert!(matches!(
         m.alloc_bytes(&[1]),
         Err(Error::NotWritable { .. })

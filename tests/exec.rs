@@ -73,7 +73,7 @@ fn partial_ranges_round_outward_to_pages() {
     assert_eq!(got, [RW, Protection::READ, Protection::READ, RW]);
     assert_eq!(m.protection_of(p..3 * p).unwrap(), Some(Protection::READ));
     assert_eq!(m.protection_of(..).unwrap(), None);
-    assert_eq!(m.protection(), RW); // the last whole-region setting
+    assert_eq!(m.protection(), None); // mixed
 
     // The write helpers check exactly the pages a block touches.
     m.alloc(p - 2, 1).unwrap();
@@ -143,10 +143,27 @@ fn guard_pages_leave_base_and_size_usable() {
             .iter()
             .all(|&b| b == 1)
     );
-    assert!(matches!(
-        Mallocator::builder().guard_pages(usize::MAX, 0).build(),
-        Err(Error::SizeOverflow { .. })
-    ));
+    // The error names the guard pages that overflowed, not the usable size.
+    for (before, after) in [(usize::MAX, 0), (0, usize::MAX), (1, usize::MAX / p)] {
+        assert_eq!(
+            Mallocator::builder()
+                .guard_pages(before, after)
+                .build()
+                .unwrap_err(),
+            Error::GuardPagesOverflow { before, after }
+        );
+    }
+    // A usable size that overflows alone is the size's error.
+    assert_eq!(
+        Mallocator::builder()
+            .size(usize::MAX)
+            .guard_pages(1, 1)
+            .build()
+            .unwrap_err(),
+        Error::SizeOverflow {
+            requested: usize::MAX
+        }
+    );
 }
 
 #[test]
@@ -393,4 +410,43 @@ fn reservations_record_protection_until_pages_are_committed() {
     m.make_writable(4 * p..8 * p).unwrap();
     m.alloc_bytes(&[3; 8]).unwrap();
     assert_eq!(support::init(m.used_bytes().unwrap())[4 * p..], [3; 8]);
+}
+
+/// The guard pages of a growing code heap (reserve + guards + near) trap, below and above.
+fn code_heap_guard(name: &str, above: bool) {
+    if !in_faulting_child(name) {
+        return;
+    }
+    let anchor = add_imm as fn(u16) -> Vec<u8> as usize;
+    let m = Mallocator::builder()
+        .reserve(64 * page_size())
+        .commit_step(16 * page_size())
+        .guard_pages(1, 1)
+        .near(anchor, (1 << 31) - 1)
+        .build()
+        .unwrap();
+    // Commit the whole heap, so the only inaccessible pages left are the guards.
+    m.alloc(m.size(), 1).unwrap();
+    assert_eq!(m.committed(), m.size());
+    let base = m.base().as_ptr();
+    let guard = if above {
+        base.wrapping_add(m.size())
+    } else {
+        base.wrapping_sub(1)
+    };
+    about_to_fault();
+    // SAFETY: not sound on purpose: `guard` is in a guard page, so this read faults and
+    // kills the child, which is what the parent checks.
+    let b = unsafe { guard.read_volatile() };
+    println!("no fault: {b}");
+}
+
+#[test]
+fn reading_above_a_code_heap_faults() {
+    code_heap_guard("reading_above_a_code_heap_faults", true);
+}
+
+#[test]
+fn reading_below_a_code_heap_faults() {
+    code_heap_guard("reading_below_a_code_heap_faults", false);
 }

@@ -403,7 +403,6 @@ fn calls_at_the_limit_fail_cleanly() {
 }
 
 #[test]
-#[ignore = "defect 3: a failed protect records old & new protection though the OS changed nothing"]
 fn protect_at_the_limit_changes_nothing() {
     if !in_limited_child("protect_at_the_limit_changes_nothing") {
         return;

@@ -191,7 +191,9 @@ fn builder_checks_the_chunk_size() {
 
 #[test]
 fn shared_code_keeps_the_region_alive_across_threads() {
-    let mut m = Mallocator::new().unwrap();
+    // Two pages: publishing seals the first, so the next block starts on the second.
+    let mut m =
+        Mallocator::with_size(2 * vmallocator::page_size(), Protection::READ_WRITE).unwrap();
     m.alloc_bytes(&[0xc3]).unwrap();
     m.publish(0..1).unwrap();
     let base = m.base().as_ptr() as usize;
@@ -206,4 +208,5 @@ fn shared_code_keeps_the_region_alive_across_threads() {
     let mut m = Arc::into_inner(shared).unwrap().into_inner();
     m.make_writable(0..1).unwrap();
     assert_eq!(m.alloc_bytes(&[1]).unwrap(), [1]);
+    assert_eq!(m.used(), vmallocator::page_size() + 1);
 }

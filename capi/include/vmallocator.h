@@ -338,8 +338,8 @@ vma_status vma_reserved(const vma_mallocator *m, size_t *out);
 // As for `vma_base`.
 vma_status vma_high_water_mark(const vma_mallocator *m, size_t *out);
 
-// `*out` = the protection the region was created with or last set to with
-// `vma_set_protection` (a `VMA_PROT_*` value); `vma_protection_of` tells what pages have now.
+// `*out` = the protection every page of the region has (a `VMA_PROT_*` value), or
+// `VMA_PROT_MIXED` when pages differ; `vma_protection_of` asks about a range.
 //
 // # Safety
 // As for `vma_base`.

@@ -520,15 +520,20 @@ pub unsafe extern "C" fn vma_high_water_mark(
     unsafe { figure(m, out, Mallocator::high_water_mark) }
 }
 
-/// `*out` = the protection the region was created with or last set to with
-/// `vma_set_protection` (a `VMA_PROT_*` value); `vma_protection_of` tells what pages have now.
+/// `*out` = the protection every page of the region has (a `VMA_PROT_*` value), or
+/// `VMA_PROT_MIXED` when pages differ; `vma_protection_of` asks about a range.
 ///
 /// # Safety
 /// As for `vma_base`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vma_protection(m: *const vma_mallocator, out: *mut u32) -> vma_status {
     // SAFETY: forwarded from the caller.
-    unsafe { figure(m, out, |a| protection_to_c(a.protection())) }
+    unsafe {
+        figure(m, out, |a| {
+            a.protection()
+                .map_or(crate::protect::VMA_PROT_MIXED, protection_to_c)
+        })
+    }
 }
 
 /// The size of a virtual-memory page in bytes (4096 on most systems). 0 only if the

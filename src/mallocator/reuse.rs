@@ -21,6 +21,8 @@ use crate::{Error, HugePages, Protection};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The identity of the arena it was taken on.
+    arena: u64,
     base: usize,
     ptr: usize,
 }
@@ -255,6 +257,7 @@ impl Mallocator {
     /// ```
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
+            arena: self.id(),
             base: self.base().as_ptr() as usize,
             ptr: self.ptr_addr(),
         }
@@ -264,11 +267,12 @@ impl Mallocator {
     /// handed out again. **Contents:** unchanged, as with [`reset`](Self::reset).
     ///
     /// # Errors
-    /// [`Error::InvalidCheckpoint`] when the checkpoint was taken on another arena, or
-    /// lies above the current pointer (taken before a reset or an earlier rewind);
-    /// nothing changes then.
+    /// [`Error::InvalidCheckpoint`] when the checkpoint was taken on another arena (each
+    /// arena has an identity of its own, so even one freed and mapped again at the same
+    /// address is another), or lies above the current pointer (taken before a reset or an
+    /// earlier rewind); nothing changes then.
     pub fn rewind(&mut self, checkpoint: Checkpoint) -> Result<(), Error> {
-        if checkpoint.base != self.base().as_ptr() as usize || checkpoint.ptr > self.ptr_addr() {
+        if checkpoint.arena != self.id() || checkpoint.ptr > self.ptr_addr() {
             return Err(Error::InvalidCheckpoint);
         }
         self.lower_to(checkpoint.ptr);

@@ -38,7 +38,7 @@ use crate::{Error, Mallocator, Protection};
 ///     assert_eq!(t.join().unwrap(), shared.base().as_ptr() as usize + offset);
 /// }
 /// let m = Arc::into_inner(shared).unwrap().into_inner(); // the one owner again
-/// assert_eq!(m.used(), 6);
+/// assert_eq!(m.used(), vmallocator::page_size()); // publishing sealed the page
 /// # Ok::<(), vmallocator::Error>(())
 /// ```
 pub struct SharedCode(Mallocator);
@@ -73,8 +73,9 @@ impl SharedCode {
         self.0.used()
     }
 
-    /// The protection last set for the whole region, as [`Mallocator::protection`].
-    pub fn protection(&self) -> Protection {
+    /// The protection of the whole region, `None` when its pages differ, as
+    /// [`Mallocator::protection`].
+    pub fn protection(&self) -> Option<Protection> {
         self.0.protection()
     }
 

@@ -15,8 +15,29 @@ use crate::{CharWidth, Error};
 /// new `ptr`, or `None` when it does not fit.
 #[inline(always)]
 fn bump_in(ptr: usize, end: usize, size: usize, align: usize) -> Option<(usize, usize)> {
+    // Larger sizes go to the cold path, which checks exactly; for a constant size this test
+    // folds away.
+    if crate::mallocator::LOWER_HALF && size > isize::MAX as usize {
+        return None;
+    }
+    bump_in_sized(ptr, end, size, align)
+}
+
+/// [`bump_in`] for a `size` of at most `isize::MAX`, as every [`Layout`]'s is.
+#[inline(always)]
+fn bump_in_sized(ptr: usize, end: usize, size: usize, align: usize) -> Option<(usize, usize)> {
     debug_assert!(align.is_power_of_two());
     let mask = align - 1;
+    if crate::mallocator::LOWER_HALF {
+        debug_assert!(size <= isize::MAX as usize);
+        // The arena's region ends at or below 2^63 (`Mallocator::from_region` checks it, as
+        // for `Mallocator`'s own hot path), so `ptr <= end <= 2^63` (0 before the first
+        // chunk) and `ptr + mask` cannot wrap; the rounded pointer is at most 2^63, and
+        // with `size <= isize::MAX` the end cannot wrap either.
+        let aligned = (ptr + mask) & !mask;
+        let new = aligned + size;
+        return (new <= end).then_some((aligned, new));
+    }
     // Guards both additions below: ptr + mask, then + size.
     ptr.checked_add(size.checked_add(mask)?)?;
     let aligned = (ptr + mask) & !mask;
@@ -157,7 +178,19 @@ impl<'a> Local<'a> {
     /// The hot path: bumps inside the chunk, or goes to the arena's cold path.
     #[inline(always)]
     fn bump(&self, size: usize, align: usize) -> Result<usize, Error> {
-        match bump_in(self.ptr.get(), self.end.get(), size, align) {
+        self.bump_by(size, align, bump_in)
+    }
+
+    /// [`bump`](Self::bump) with the fitting rule `fit` ([`bump_in`] or, for layouts,
+    /// [`bump_in_sized`]).
+    #[inline(always)]
+    fn bump_by(
+        &self,
+        size: usize,
+        align: usize,
+        fit: impl Fn(usize, usize, usize, usize) -> Option<(usize, usize)>,
+    ) -> Result<usize, Error> {
+        match fit(self.ptr.get(), self.end.get(), size, align) {
             Some((addr, new)) => {
                 self.ptr.set(new);
                 Ok(addr)
@@ -205,7 +238,7 @@ impl<'a> Local<'a> {
     /// As [`alloc`](Self::alloc), but for the alignment, which a layout always has right.
     #[inline]
     pub fn alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, Error> {
-        let addr = self.bump(layout.size(), layout.align())?;
+        let addr = self.bump_by(layout.size(), layout.align(), bump_in_sized)?;
         // SAFETY: a block handed out lies in the region.
         Ok(unsafe { self.arena.at(addr) })
     }

@@ -39,7 +39,7 @@ pub(crate) unsafe fn unmap(_: NonNull<u8>, _: usize) -> SysResult<()> {
 
 /// # Safety
 /// None needed: always fails.
-pub(crate) unsafe fn reserve(_len: usize) -> SysResult<NonNull<u8>> {
+pub(crate) unsafe fn reserve(_: Place, _len: usize) -> SysResult<NonNull<u8>> {
     Err(("reserve", UNSUPPORTED))
 }
 

@@ -18,7 +18,16 @@ pub(crate) fn allocation_granularity() -> usize {
     page_size()
 }
 
+#[inline]
 pub(crate) fn prot_flags(protection: Protection) -> ProtFlags {
+    // Where the OS numbers its flags as `Protection` does (Linux, macOS and the BSDs all
+    // have read 1, write 2, execute 4), the conversion is the bits themselves.
+    const SAME_BITS: bool = ProtFlags::READ.bits() == Protection::READ.bits() as _
+        && ProtFlags::WRITE.bits() | ProtFlags::READ.bits() == Protection::READ_WRITE.bits() as _
+        && ProtFlags::EXEC.bits() == Protection::EXECUTE.bits() as _;
+    if SAME_BITS {
+        return ProtFlags::from_bits_retain(protection.bits() as _);
+    }
     let mut flags = ProtFlags::empty();
     if protection.is_readable() {
         flags |= ProtFlags::READ;
@@ -32,6 +41,7 @@ pub(crate) fn prot_flags(protection: Protection) -> ProtFlags {
     flags
 }
 
+#[inline]
 fn mprotect_flags(protection: Protection) -> MprotectFlags {
     MprotectFlags::from_bits_retain(prot_flags(protection).bits())
 }
@@ -122,9 +132,24 @@ fn reserve_flags() -> MapFlags {
 ///
 /// # Safety
 /// `len` must be a non-zero multiple of the page size.
-pub(crate) unsafe fn reserve(len: usize) -> SysResult<NonNull<u8>> {
+///
+/// [`Place::Exact`] is handled as in [`map`]: never `MAP_FIXED`; the caller checks where
+/// the reservation landed.
+pub(crate) unsafe fn reserve(place: Place, len: usize) -> SysResult<NonNull<u8>> {
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+    let mut flags = reserve_flags();
+    let hint = match place {
+        Place::Anywhere => 0,
+        Place::Exact(addr) => {
+            #[cfg(target_os = "linux")]
+            {
+                flags |= MapFlags::FIXED_NOREPLACE;
+            }
+            addr
+        }
+    };
     // SAFETY: `len` is non-zero per this function's contract; no MAP_FIXED.
-    unsafe { map_new(0, len, ProtFlags::empty(), reserve_flags()) }
+    unsafe { map_new(hint, len, ProtFlags::empty(), flags) }
 }
 
 /// Makes reserved pages usable with `protection` (`mprotect(2)`); the kernel backs them
@@ -196,6 +221,7 @@ pub(crate) unsafe fn map_huge(len: usize, protection: Protection) -> SysResult<N
 /// # Safety
 /// The range must be page-aligned and lie inside a mapping this crate owns, and no Rust
 /// reference into it may be used in a way the new protection forbids.
+#[inline]
 pub(crate) unsafe fn protect(
     addr: NonNull<u8>,
     len: usize,

@@ -27,6 +27,8 @@ fn system_info() -> SYSTEM_INFO {
 }
 
 /// The page size, from `GetSystemInfo`.
+// x86_64 knows its page size without asking (see `crate::page_size`); the tests ask.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 pub(crate) fn page_size() -> usize {
     system_info().dwPageSize as usize
 }
@@ -123,9 +125,16 @@ pub(crate) fn flush_icache(addr: NonNull<u8>, len: usize) -> SysResult<()> {
 ///
 /// # Safety
 /// `len` must be a non-zero multiple of the page size.
-pub(crate) unsafe fn reserve(len: usize) -> SysResult<NonNull<u8>> {
-    // SAFETY: a null address lets the system choose; nothing existing is touched.
-    let p = unsafe { VirtualAlloc(ptr::null(), len, MEM_RESERVE, PAGE_NOACCESS) };
+///
+/// With an exact address, `VirtualAlloc` fails when any of the range is in use.
+pub(crate) unsafe fn reserve(place: Place, len: usize) -> SysResult<NonNull<u8>> {
+    let addr = match place {
+        Place::Anywhere => ptr::null(),
+        Place::Exact(addr) => ptr::without_provenance(addr),
+    };
+    // SAFETY: VirtualAlloc never replaces an existing region: a null address lets the system
+    // choose, an address fails if the range is not free.
+    let p = unsafe { VirtualAlloc(addr, len, MEM_RESERVE, PAGE_NOACCESS) };
     NonNull::new(p.cast::<u8>()).ok_or_else(|| last_error("VirtualAlloc"))
 }
 

@@ -1,0 +1,267 @@
+//! The protection of each run of pages of a region: an interval map kept as a `BTreeMap`
+//! of run starts, the first run held apart so a region of one protection needs no heap
+//! allocation at all (an empty `BTreeMap` allocates nothing).
+//!
+//! A change costs O(log N) for N runs whatever the order of changes: two lookups for the
+//! neighbours, the removal of the run starts inside the range (each paid for by the change
+//! that made it), at most two insertions. A change of the whole region, or one that changes
+//! nothing in a uniform region, touches no tree at all.
+#![forbid(unsafe_code)]
+
+use core::fmt;
+use std::collections::BTreeMap;
+
+use crate::Protection;
+
+/// Runs of pages with one protection. The first run starts at 0 with `first`; `rest` maps
+/// the starts of the others to their protection, each different from the run before it.
+/// Offsets are multiples of the page size.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ProtMap {
+    first: Protection,
+    rest: BTreeMap<usize, Protection>,
+    size: usize,
+}
+
+impl ProtMap {
+    /// A map of `size` bytes, all with `protection`: allocates nothing.
+    pub(crate) const fn new(size: usize, protection: Protection) -> Self {
+        ProtMap {
+            first: protection,
+            rest: BTreeMap::new(),
+            size,
+        }
+    }
+
+    /// The protection of the byte at `offset` (`offset < size`).
+    #[inline]
+    pub(crate) fn at(&self, offset: usize) -> Protection {
+        if self.rest.is_empty() {
+            return self.first;
+        }
+        self.start_of(offset).1
+    }
+
+    /// The run holding `offset` (`offset < size`): its start, its end and its protection.
+    #[inline]
+    pub(crate) fn run(&self, offset: usize) -> (usize, usize, Protection) {
+        let (start, p) = self.start_of(offset);
+        let end = self
+            .rest
+            .range(offset + 1..)
+            .next()
+            .map_or(self.size, |(&s, _)| s);
+        (start, end, p)
+    }
+
+    /// The start and protection of the run holding `offset` (`offset < size`).
+    #[inline]
+    fn start_of(&self, offset: usize) -> (usize, Protection) {
+        self.rest
+            .range(..=offset)
+            .next_back()
+            .map_or((0, self.first), |(&s, &p)| (s, p))
+    }
+
+    /// The protection of the whole region when it is uniform.
+    #[inline]
+    pub(crate) fn uniform(&self) -> Option<Protection> {
+        self.rest.is_empty().then_some(self.first)
+    }
+
+    /// The number of runs.
+    pub(crate) fn runs(&self) -> usize {
+        self.rest.len() + 1
+    }
+
+    /// Calls `f` with each run that overlaps `[start, end)` (`start < end <= size`), clipped
+    /// to it, in address order, until `f` returns `Some`; allocates nothing.
+    #[inline]
+    pub(crate) fn find_segment<T>(
+        &self,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(usize, usize, Protection) -> Option<T>,
+    ) -> Option<T> {
+        let mut at = start;
+        while at < end {
+            let (_, run_end, p) = self.run(at);
+            let seg_end = run_end.min(end);
+            if let Some(t) = f(at, seg_end, p) {
+                return Some(t);
+            }
+            at = seg_end;
+        }
+        None
+    }
+
+    /// The protection of `[start, end)` (`start < end <= size`) when it is one, else `None`.
+    #[inline]
+    pub(crate) fn uniform_in(&self, start: usize, end: usize) -> Option<Protection> {
+        let (_, run_end, p) = self.run(start);
+        (run_end >= end).then_some(p)
+    }
+
+    /// The first protection in `[start, end)` (`start < end <= size`) that lacks `want`.
+    #[inline]
+    pub(crate) fn first_lacking(
+        &self,
+        start: usize,
+        end: usize,
+        want: fn(Protection) -> bool,
+    ) -> Option<Protection> {
+        self.find_segment(start, end, |_, _, p| (!want(p)).then_some(p))
+    }
+
+    /// Records `protection` for `[start, end)` (`start < end <= size`): two binary searches,
+    /// then the runs inside the range are replaced by at most two boundaries. Allocates only
+    /// when the map grows past its capacity.
+    #[inline]
+    pub(crate) fn set(&mut self, start: usize, end: usize, protection: Protection) {
+        debug_assert!(start < end && end <= self.size);
+        if self.rest.is_empty() {
+            if start == 0 && end == self.size {
+                self.first = protection;
+                return;
+            }
+            if self.first == protection {
+                return;
+            }
+        }
+        self.set_slow(start, end, protection);
+    }
+
+    #[inline(never)]
+    fn set_slow(&mut self, start: usize, end: usize, protection: Protection) {
+        // One walk down from `end`: the run holding `end` (resumed after the range), the run
+        // starts inside `[start, end]` (they give way), and the run holding `start - 1`.
+        let mut inside = [0usize; 4];
+        let mut n_inside = 0;
+        let mut after = None;
+        let mut before = self.first;
+        for (i, (&s, &p)) in self.rest.range(..=end).rev().enumerate() {
+            if i == 0 {
+                after = Some(p);
+            }
+            if s < start {
+                before = p;
+                break;
+            }
+            if n_inside < inside.len() {
+                inside[n_inside] = s;
+            }
+            n_inside += 1;
+        }
+        let after = (end < self.size).then(|| after.unwrap_or(self.first));
+        if n_inside <= inside.len() {
+            for s in &inside[..n_inside] {
+                self.rest.remove(s);
+            }
+        } else {
+            // Many runs inside: each removal was paid for by the change that made its run.
+            while let Some((&s, _)) = self.rest.range(start..=end).next() {
+                self.rest.remove(&s);
+            }
+        }
+        if start == 0 {
+            self.first = protection;
+        } else if before != protection {
+            self.rest.insert(start, protection);
+        }
+        if let Some(a) = after
+            && a != protection
+        {
+            self.rest.insert(end, a);
+        }
+    }
+}
+
+/// `READ_WRITE` for a uniform map, else the runs as `{offset: protection, ...}`, the first
+/// 16 of them.
+impl fmt::Debug for ProtMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rest.is_empty() {
+            return self.first.fmt(f);
+        }
+        const SHOWN: usize = 16;
+        let mut runs = f.debug_map();
+        runs.entry(&format_args!("{:#x}", 0), &self.first);
+        for (start, p) in self.rest.iter().take(SHOWN - 1) {
+            runs.entry(&format_args!("{start:#x}"), p);
+        }
+        if self.runs() > SHOWN {
+            runs.entry(
+                &format_args!("…"),
+                &format_args!("{} more runs", self.runs() - SHOWN),
+            );
+        }
+        runs.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: Protection = Protection::READ_WRITE;
+    const RX: Protection = Protection::READ_EXECUTE;
+    const R: Protection = Protection::READ;
+
+    fn runs(m: &ProtMap) -> Vec<(usize, Protection)> {
+        core::iter::once((0, m.first))
+            .chain(m.rest.iter().map(|(&s, &p)| (s, p)))
+            .collect()
+    }
+
+    #[test]
+    fn map_merges_and_splits() {
+        let mut m = ProtMap::new(10, RW);
+        m.set(2, 4, RX);
+        assert_eq!(runs(&m), [(0, RW), (2, RX), (4, RW)]);
+        m.set(4, 6, RX);
+        assert_eq!(runs(&m), [(0, RW), (2, RX), (6, RW)]);
+        m.set(3, 8, R);
+        assert_eq!(runs(&m), [(0, RW), (2, RX), (3, R), (8, RW)]);
+        assert_eq!(m.first_lacking(0, 3, Protection::is_writable), Some(RX));
+        assert_eq!(m.first_lacking(0, 2, Protection::is_writable), None);
+        assert_eq!(m.uniform_in(3, 8), Some(R));
+        assert_eq!(m.uniform_in(2, 4), None);
+        m.set(0, 10, RW);
+        assert_eq!(runs(&m), [(0, RW)]);
+        assert_eq!(m.uniform(), Some(RW));
+        m.set(8, 10, R);
+        assert_eq!(runs(&m), [(0, RW), (8, R)]);
+        assert_eq!((m.at(7), m.at(8), m.at(9)), (RW, R, R));
+        m.set(0, 8, R);
+        assert_eq!(runs(&m), [(0, R)]);
+        assert_eq!(format!("{m:?}"), "READ");
+        m.set(0, 1, RX);
+        assert_eq!(format!("{m:?}"), "{0x0: READ_EXECUTE, 0x1: READ}");
+    }
+
+    /// Against a model of one protection per unit, over many random changes.
+    #[test]
+    fn map_matches_a_model() {
+        let size = 40;
+        let all = [RW, RX, R, Protection::NONE];
+        let mut m = ProtMap::new(size, RW);
+        let mut model = vec![RW; size];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let a = (x % size as u64) as usize;
+            let b = ((x >> 16) % size as u64) as usize;
+            let (start, end) = (a.min(b), a.max(b) + 1);
+            let p = all[(x >> 32) as usize % 4];
+            m.set(start, end, p);
+            model[start..end].fill(p);
+            for (i, &want) in model.iter().enumerate() {
+                assert_eq!(m.at(i), want);
+            }
+            let model_runs = 1 + model.windows(2).filter(|w| w[0] != w[1]).count();
+            assert_eq!(m.runs(), model_runs, "runs must stay merged");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! A region of one protection needs no heap allocation: creating and freeing one, and a
+//! `make_writable` + `publish` pair over all of it, allocate nothing. Counted with a global
+//! allocator that counts (this test binary has a single test, so no other test allocates
+//! meanwhile).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use vmallocator::{Mallocator, Protection, page_size};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged, only counting.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn uniform_regions_allocate_nothing() {
+    page_size(); // asked of the OS once, before counting
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..10 {
+        let mut m = Mallocator::with_size(4 * page_size(), Protection::READ_WRITE).unwrap();
+        m.alloc(100, 8).unwrap();
+        m.make_writable(..).unwrap();
+        if m.publish(..).is_ok() {
+            m.make_writable(..).unwrap();
+        }
+        m.free().unwrap();
+    }
+    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    assert_eq!(after - before, 0, "heap allocations");
+
+    // Splitting the region into runs does allocate (the map's nodes), so the count can fail.
+    let mut m = Mallocator::with_size(4 * page_size(), Protection::READ_WRITE).unwrap();
+    m.protect(..1, Protection::READ).unwrap();
+    assert!(ALLOCATIONS.load(Ordering::Relaxed) > after);
+}
