@@ -156,6 +156,17 @@ typedef enum {
   VMA_ERR_TOP_BLOCK_OPEN = 26,
   // A `vma_top_*` call with no top block open (`vma_top_begin` opens one).
   VMA_ERR_NO_TOP_BLOCK = 27,
+  // Bytes given as a block (an address and a length) that do not lie in the part of this
+  // arena handed out so far, or an empty block where code was expected.
+  VMA_ERR_NOT_IN_ARENA = 28,
+  // Code asked for as a function lies on a page without execute access (not published,
+  // or made writable since).
+  VMA_ERR_NOT_EXECUTABLE = 29,
+  // Guard pages whose size overflows the address space.
+  VMA_ERR_GUARD_PAGES_OVERFLOW = 30,
+  // A block handle of another arena (Rust's `Block`; not reachable from C, where blocks
+  // are addresses checked against the arena).
+  VMA_ERR_FOREIGN_BLOCK = 31,
   // An error this version of the C ABI does not name yet; the message says what.
   VMA_ERR_OTHER = 99,
 } vma_status;
@@ -439,6 +450,75 @@ vma_status vma_builder_build(const vma_builder *b, vma_mallocator **out);
 // for a write.
 vma_status vma_huge_pages(const vma_mallocator *m, uint32_t *out);
 
+// `vma_protect` for the block of `len` bytes at `addr` (a block this arena handed out, or
+// part of one): its pages get `protection` (a `VMA_PROT_*` value).
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA` (the bytes are not in `[base, ptr)` of this arena),
+// `VMA_ERR_INVALID_ARGUMENT`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`. Nothing changed then.
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call. `addr` is only
+// compared, never read.
+vma_status vma_protect_addr(vma_mallocator *m, const void *addr, size_t len, uint32_t protection);
+
+// `vma_publish` for the block of `len` bytes at `addr`: its pages become read+execute and
+// the instruction cache is made coherent. **Sealing:** when the bump pointer lies inside
+// the last page published, it moves to the next page boundary, so the next block starts on
+// a fresh page and code published earlier is never made writable by an append.
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA`, `VMA_ERR_TOP_BLOCK_OPEN` (sealing would move the pointer under
+// the open block), `VMA_ERR_OS`, `VMA_ERR_UNSUPPORTED`, `VMA_ERR_NULL_POINTER`. Nothing
+// changed then.
+//
+// # Safety
+// As for `vma_protect_addr`.
+vma_status vma_publish_addr(vma_mallocator *m, const void *addr, size_t len);
+
+// `vma_make_writable` for the block of `len` bytes at `addr`: its pages become read+write,
+// to patch published code through the block's pointer (Rust's `patch`; C needs no call of
+// its own for it); publish it again before running it. The pointer does not move back: a
+// page sealed by a publish stays sealed.
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`. Nothing changed then.
+//
+// # Safety
+// As for `vma_protect_addr`.
+vma_status vma_make_writable_addr(vma_mallocator *m, const void *addr, size_t len);
+
+// `*out` = the protection (`VMA_PROT_*`) of the pages the block of `len` bytes at `addr`
+// touches, or `VMA_PROT_MIXED` when they differ.
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `m` as for `vma_protect_addr`; `out` NULL or valid for a write.
+vma_status vma_protection_of_addr(const vma_mallocator *m,
+                                  const void *addr,
+                                  size_t len,
+                                  uint32_t *out);
+
+// The checked way from published code to a function pointer: `*out` = `addr` when the
+// block of `len` bytes there (the function's code) lies in the part of this arena handed
+// out, is not empty, and every page of it is executable (published). Cast `*out` to the
+// function's pointer type to call it.
+//
+// What cannot be checked stays the caller's: that the bytes are a whole function for this
+// CPU with that signature, that its pages stay executable and unchanged while it runs, and
+// that the arena outlives every call.
+//
+// # Errors
+// `VMA_ERR_NOT_EXECUTABLE` (a page not published, or made writable since),
+// `VMA_ERR_NOT_IN_ARENA` (outside `[base, ptr)`, empty, or no longer committed),
+// `VMA_ERR_NULL_POINTER`. `*out` is untouched then.
+//
+// # Safety
+// `m` as for `vma_protect_addr`; `out` NULL or valid for writing a pointer.
+vma_status vma_function(const vma_mallocator *m, const void *addr, size_t len, const void **out);
+
 // Changes the protection of the whole region to `protection` (a `VMA_PROT_*` value).
 //
 // Pointers into the region stay valid addresses, but using them must respect the new
@@ -463,10 +543,13 @@ vma_status vma_set_protection(vma_mallocator *m, uint32_t protection);
 vma_status vma_protect(vma_mallocator *m, size_t offset, size_t len, uint32_t protection);
 
 // Publishes code in `[offset, offset + len)`: its pages become read+execute and the
-// instruction cache is made coherent. Then call the code through a function pointer.
+// instruction cache is made coherent. Then call the code through a function pointer
+// (`vma_function` checks one). **Sealing:** when the bump pointer lies inside a page
+// published, it moves to the next page boundary, so the next block starts on a fresh page.
 //
 // # Errors
-// `VMA_ERR_OUT_OF_RANGE`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+// `VMA_ERR_OUT_OF_RANGE`, `VMA_ERR_TOP_BLOCK_OPEN` (sealing would move the pointer under
+// the open block), `VMA_ERR_OS`, `VMA_ERR_UNSUPPORTED`, `VMA_ERR_NULL_POINTER`.
 //
 // # Safety
 // As for `vma_set_protection`.

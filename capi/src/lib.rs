@@ -28,6 +28,7 @@
 
 mod arena;
 mod builder;
+mod code;
 mod protect;
 mod reuse;
 mod shared;
@@ -37,6 +38,7 @@ mod top;
 
 pub use arena::*;
 pub use builder::*;
+pub use code::*;
 pub use protect::*;
 pub use reuse::*;
 pub use shared::*;

@@ -52,5 +52,6 @@ void test_top(void);
 void test_typed(void);
 void test_shared(void);
 void test_free_refused(void);
+void test_code(void);
 
 #endif

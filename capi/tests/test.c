@@ -246,7 +246,10 @@ static void test_protection(void) {
     OK(vma_publish(m, start, n));
     OK(vma_protection_at(m, start, &prot));
     CHECK(prot == VMA_PROT_READ_EXECUTE);
-    EXPECT(VMA_ERR_NOT_WRITABLE, vma_alloc_bytes(m, (const uint8_t *)"\x90", 1, &b));
+    /* Sealed: the pointer moved past the published page, so the next block is writable. */
+    CHECK(used_of(m) == start + page);
+    OK(vma_alloc_bytes(m, (const uint8_t *)"\x90", 1, &b));
+    CHECK(used_of(m) == start + page + 1);
 #if defined(__x86_64__) || defined(_M_X64)
     {
         answer_fn f;
@@ -343,9 +346,18 @@ static void test_builder(void) {
 
     EXPECT(VMA_ERR_INVALID_ARGUMENT, vma_builder_protection(b, 2));
     EXPECT(VMA_ERR_INVALID_ARGUMENT, vma_builder_huge_pages(b, 9));
-    OK(vma_builder_guard_pages(b, 1, 1)); /* with a reservation: contradictory */
+    OK(vma_builder_guard_pages(b, 1, 1)); /* guard pages around a reservation */
+    OK(vma_builder_build(b, &m));
+    OK(vma_reserved(m, &n));
+    CHECK(n == (size_t)1 << 30);
+    OK(vma_free(m));
+    OK(vma_builder_size(b, (size_t)2 << 30)); /* above the reservation: contradictory */
     EXPECT(VMA_ERR_INVALID_OPTIONS, vma_builder_build(b, &m));
     CHECK(contains(vma_last_error_message(), "invalid options"));
+    OK(vma_builder_size(b, page));
+    OK(vma_builder_guard_pages(b, SIZE_MAX / 2, 1));
+    EXPECT(VMA_ERR_GUARD_PAGES_OVERFLOW, vma_builder_build(b, &m));
+    CHECK(strcmp(vma_status_name(VMA_ERR_GUARD_PAGES_OVERFLOW), "VMA_ERR_GUARD_PAGES_OVERFLOW") == 0);
     vma_builder_free(b);
 
     b = vma_builder_new();
@@ -436,6 +448,7 @@ int main(void) {
     test_typed();
     test_shared();
     test_free_refused();
+    test_code();
     if (failures) {
         fprintf(stderr, "C ABI test: %d of %d checks FAILED\n", failures, checks);
         return 1;
