@@ -77,6 +77,10 @@ namespace Vmallocator
         Unsupported = 25,
         TopBlockOpen = 26,
         NoTopBlock = 27,
+        NotInArena = 28,
+        NotExecutable = 29,
+        GuardPagesOverflow = 30,
+        ForeignBlock = 31,
         Other = 99,
     }
 
@@ -381,11 +385,16 @@ namespace Vmallocator
             get { uint v; Native.Check(Native.vma_huge_pages(H, out v)); return (HugePages)v; }
         }
 
-        /// <summary>The protection of the whole region: as created, or set here.</summary>
-        public VirtualAlloc.MemoryProtectionConstants Protection
+        /// <summary>The protection of every page of the region, or null when pages differ;
+        /// setting it changes every page.</summary>
+        public VirtualAlloc.MemoryProtectionConstants? Protection
         {
-            get { uint v; Native.Check(Native.vma_protection(H, out v)); return FromVma(v); }
-            set { Native.Check(Native.vma_set_protection(H, ToVma(value))); }
+            get { uint v; Native.Check(Native.vma_protection(H, out v)); return v == Native.VMA_PROT_MIXED ? (VirtualAlloc.MemoryProtectionConstants?)null : FromVma(v); }
+            set
+            {
+                if (!value.HasValue) throw new ArgumentNullException("value");
+                Native.Check(Native.vma_set_protection(H, ToVma(value.Value)));
+            }
         }
 
         /// <summary>Sets the protection of the pages [offset, offset + length) touches (offsets from Base).</summary>

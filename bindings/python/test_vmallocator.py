@@ -114,12 +114,14 @@ def test_published_code_is_called_through_cfunctype():
         assert m.protection_at(start) == Protection.READ_EXECUTE
         add = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int)(code.address)
         assert add(40, 2) == 42
-        with pytest.raises(VmallocatorError):
-            m.alloc_bytes(b"\x90")  # published pages are not writable
+        assert m.used == PAGE  # sealed: nothing more goes on the published page
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_bytes(b"\x90")
+        assert e.value.name == "VMA_ERR_OUT_OF_MEMORY"
         m.make_writable(start, code.size)
         ctypes.memmove(code.address, b"\x89\xf8\x29\xf0\xc3", 5)  # mov eax, edi; sub eax, esi
         m.publish(start, code.size)
-        sub = m.function(code.address, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+        sub = m.function(code, ctypes.c_int, ctypes.c_int, ctypes.c_int)
         assert sub(50, 8) == 42
 
 
@@ -161,8 +163,10 @@ def test_builder_options():
         assert m.size == PAGE
     with Mallocator(reserve=8 << 20, huge_pages=HugePages.TRANSPARENT) as m:
         assert m.huge_pages in (HugePages.TRANSPARENT, HugePages.OFF)
+    with Mallocator(reserve=1 << 20, guard_pages=(1, 1)) as m:
+        assert m.reserved == 1 << 20
     with pytest.raises(VmallocatorError) as e:
-        Mallocator(reserve=1 << 20, guard_pages=(1, 1))
+        Mallocator(PAGE, reserve=PAGE // 2)  # more up front than the reservation
     assert e.value.name == "VMA_ERR_INVALID_OPTIONS"
     with Mallocator() as taken:
         with pytest.raises(VmallocatorError) as e:
@@ -305,3 +309,33 @@ def test_foreign_strings():
             m.alloc_utf16_units([1, 2, 0, 3])
         assert e.value.name == "VMA_ERR_INTERIOR_NUL" and e.value.offset == 2  # in units
         assert m.used == used
+
+
+def test_code_by_block():
+    with Mallocator(4 * PAGE) as m:
+        data = m.alloc_bytes(b"data")
+        code = m.alloc_hex("b8 2a 00 00 00 c3")  # mov eax, 42; ret
+        with pytest.raises(VmallocatorError) as e:
+            m.function(code, ctypes.c_int)
+        assert e.value.name == "VMA_ERR_NOT_EXECUTABLE"
+        with pytest.raises(VmallocatorError) as e:
+            m.publish_block(vm.Block(code.address, code.size + 1))  # past the pointer
+        assert e.value.name == "VMA_ERR_NOT_IN_ARENA"
+        with m.top_block() as b:
+            with pytest.raises(VmallocatorError) as e:
+                m.publish_block(code)
+            assert e.value.name == "VMA_ERR_TOP_BLOCK_OPEN"
+        m.publish_block(code)
+        assert m.protection_of_block(code) == Protection.READ_EXECUTE
+        assert m.protection is None  # mixed
+        assert m.used == PAGE  # sealed
+        assert m.protection_of_block(data) == Protection.READ_EXECUTE  # same page
+        if X86_64 and platform.system() != "Windows":
+            answer = m.function(code, ctypes.c_int)
+            assert answer() == 42
+            m.make_writable_block(code)
+            ctypes.memmove(code.address + 1, b"\x07", 1)
+            m.publish_block(code)
+            assert answer() == 7
+        m.protect_block(data, Protection.READ)
+        assert m.protection_of_block(data) == Protection.READ

@@ -8,7 +8,7 @@ variable, next to this file, in the repository's ``target/release``, or on the s
 >>> with Mallocator(64 * 1024) as m:
 ...     code = m.alloc_hex("b8 2a 00 00 00  c3")   # mov eax, 42; ret
 ...     m.publish(code.address - m.base, code.size)
-...     answer = m.function(code.address, ctypes.c_int)  # x86_64 only
+...     answer = m.function(code, ctypes.c_int)  # x86_64 only
 ...     answer()
 42
 
@@ -97,6 +97,11 @@ _publish = _sig("vma_publish", _H, c_size_t, c_size_t)
 _make_writable = _sig("vma_make_writable", _H, c_size_t, c_size_t)
 _protection_at = _sig("vma_protection_at", _H, c_size_t, _OUT_U)
 _protection_of = _sig("vma_protection_of", _H, c_size_t, c_size_t, _OUT_U)
+_protect_addr = _sig("vma_protect_addr", _H, c_void_p, c_size_t, c_uint32)
+_publish_addr = _sig("vma_publish_addr", _H, c_void_p, c_size_t)
+_make_writable_addr = _sig("vma_make_writable_addr", _H, c_void_p, c_size_t)
+_protection_of_addr = _sig("vma_protection_of_addr", _H, c_void_p, c_size_t, _OUT_U)
+_function = _sig("vma_function", _H, c_void_p, c_size_t, _OUT_P)
 _resets = {name: _sig("vma_" + name, _H) for name in
            ("reset", "reset_zeroed", "reset_decommit", "trim")}
 _checkpoint = _sig("vma_checkpoint", _H, POINTER(_Checkpoint))
@@ -473,10 +478,10 @@ class Mallocator:
 
     @property
     def protection(self):
-        """The protection the region was created with or last set to."""
+        """The protection of every page of the region, or ``None`` when pages differ."""
         v = c_uint32()
         _check(_protection(self._handle(), ctypes.byref(v)))
-        return Protection(v.value)
+        return None if v.value == _VMA_PROT_MIXED else Protection(v.value)
 
     @protection.setter
     def protection(self, value):
@@ -514,11 +519,34 @@ class Mallocator:
         _check(_protection_of(self._handle(), offset, length, ctypes.byref(v)))
         return None if v.value == _VMA_PROT_MIXED else Protection(v.value)
 
-    def function(self, address, restype, *argtypes):
-        """A callable for published machine code at ``address``, with the C calling
-        convention: ``ctypes.CFUNCTYPE(restype, *argtypes)(address)``."""
-        self._handle()
-        return ctypes.CFUNCTYPE(restype, *argtypes)(address)
+    def function(self, code, restype, *argtypes):
+        """A callable (C calling convention) for published code: ``code`` is a :class:`Block`
+        (or an address, checked as one byte). Checked first (``vma_function``): the block
+        lies in this arena and every page of it is executable; what the bytes do is yours."""
+        addr, n = (code.address, code.size) if isinstance(code, Block) else (code, 1)
+        p = c_void_p()
+        _check(_function(self._handle(), addr, n, ctypes.byref(p)))
+        return ctypes.CFUNCTYPE(restype, *argtypes)(p.value)
+
+    # Blocks by address (a Block, or part of one): publish sets their pages read+execute and
+    # seals (the next block starts on a fresh page); patch code after make_writable_block.
+    def protect_block(self, block, protection):
+        """Sets the protection of the pages ``block`` touches."""
+        _check(_protect_addr(self._handle(), block.address, block.size, int(protection)))
+
+    def publish_block(self, block):
+        """Publishes the code in ``block``: read+execute, cache coherent, sealed."""
+        _check(_publish_addr(self._handle(), block.address, block.size))
+
+    def make_writable_block(self, block):
+        """Makes the pages of ``block`` read+write again, to patch it."""
+        _check(_make_writable_addr(self._handle(), block.address, block.size))
+
+    def protection_of_block(self, block):
+        """The protection of the pages ``block`` touches, or ``None`` when they differ."""
+        v = c_uint32()
+        _check(_protection_of_addr(self._handle(), block.address, block.size, ctypes.byref(v)))
+        return None if v.value == _VMA_PROT_MIXED else Protection(v.value)
 
     # ---- reuse
     def reset(self):

@@ -41,6 +41,17 @@
  *    is refused (VMA_ERR_INVALID_CHECKPOINT). Pointers into a level must not be used after
  *    its rewind: C cannot check that.
  *
+ * Code (Rust's Block handles, patch, function)
+ *  - A block of code is its address and length: vma_protect_addr, vma_publish_addr,
+ *    vma_make_writable_addr and vma_protection_of_addr take one, which must lie in what the
+ *    arena handed out (VMA_ERR_NOT_IN_ARENA); vma_protect, vma_publish, vma_make_writable
+ *    take byte offsets from vma_base. Publishing seals: when the bump pointer lies in a page
+ *    published, it moves to the next page boundary, so later blocks never share a page
+ *    with published code. Patching is writing through the block's pointer after
+ *    vma_make_writable_addr, then publishing again: Rust's patch needs no C call.
+ *    vma_function checks a block (in the arena, not empty, every page executable) and
+ *    hands back its address to cast to a function pointer.
+ *
  * Typed values (Rust's alloc_value, alloc_slice_copy, alloc_zeroed, the Allocator trait)
  *  - Rust only: they are generic over a type and rest on what C cannot state (a type's
  *    validity, Drop, lifetimes tying a value to its arena). In C a typed value is
