@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of the C ABI (capi/) and its bindings, run by .ci/run:
 #
-#   1. the checked-in header capi/include/vmallocator.h is what cbindgen generates now
+#   1. the checked-in header capi/include/vmallocator.h is what cbindgen generates now (when
+#      cbindgen is installed or cached; otherwise the symbol diff of stage 2 stands in)
 #   2. the C test program (gcc, C99, -Werror) against the shared library (also under
 #      valgrind) and the static one; the header also compiles as C++
 #   3. the Python bindings (bindings/python) under pytest
@@ -10,13 +11,14 @@
 #      the C test run under Wine
 #
 # Tools a fresh Debian machine lacks are installed (apt-get: mono-mcs mono-runtime, the
-# cross packages; pip: pytest; cargo install: cbindgen), or the stage is skipped with a
-# printed reason when that is impossible.
+# cross packages; pip: pytest; cargo install: cbindgen only with CAPI_INSTALL_CBINDGEN=1),
+# or the stage is skipped with a printed reason.
 #
 # Options (environment):
 #   CAPI_SKIP_WINDOWS=1   skip stage 5
 #   CAPI_SKIP_CSHARP=1    skip stage 4
 #   CAPI_SKIP_HEADER=1    skip stage 1
+#   CAPI_INSTALL_CBINDGEN=1  build cbindgen into ~/.cache/vmallocator when it is missing
 #   CROSS_WORK=dir        the cross builds' scratch dir, shared with scripts/cross-test.sh
 #                         (default: target/cross)
 set -euo pipefail
@@ -53,19 +55,30 @@ if [ "${CAPI_SKIP_HEADER:-0}" != 1 ]; then
   CBINDGEN=$CBINDGEN_ROOT/bin/cbindgen
   if command -v cbindgen >/dev/null && cbindgen --version | grep -qF "$CBINDGEN_VERSION"; then
     CBINDGEN=$(command -v cbindgen)
-  elif [ ! -x "$CBINDGEN" ]; then
+  elif [ ! -x "$CBINDGEN" ] && [ "${CAPI_INSTALL_CBINDGEN:-0}" = 1 ]; then
     echo "installing cbindgen $CBINDGEN_VERSION into $CBINDGEN_ROOT"
     t0=$SECONDS
     cargo install cbindgen --locked --version "$CBINDGEN_VERSION" --root "$CBINDGEN_ROOT" --quiet
     echo "cbindgen built in $((SECONDS - t0))s"
   fi
-  (cd capi && "$CBINDGEN" --quiet --config cbindgen.toml --output "$TMP/vmallocator.h")
-  if ! diff -u capi/include/vmallocator.h "$TMP/vmallocator.h"; then
-    echo "error: capi/include/vmallocator.h is stale; regenerate it with:" >&2
-    echo "  (cd capi && cbindgen --config cbindgen.toml --output include/vmallocator.h)" >&2
-    exit 1
+  if [ -x "$CBINDGEN" ]; then
+    (cd capi && "$CBINDGEN" --quiet --config cbindgen.toml --output "$TMP/vmallocator.h")
+    if ! diff -u capi/include/vmallocator.h "$TMP/vmallocator.h"; then
+      echo "error: capi/include/vmallocator.h is stale; regenerate it with:" >&2
+      echo "  (cd capi && cbindgen --config cbindgen.toml --output include/vmallocator.h)" >&2
+      exit 1
+    fi
+    echo "capi/include/vmallocator.h is current"
+  else
+    # Building cbindgen cold takes minutes (16 on a loaded 2-core machine), too much
+    # of the CI budget for one check: without a cached cbindgen, the symbol diff below
+    # (every exported function declared, and back) and the C test compiled against the
+    # header stand in for it.
+    echo "skipped: cbindgen $CBINDGEN_VERSION is not installed (not on PATH, not in"
+    echo "  $CBINDGEN_ROOT);"
+    echo "  the symbol diff below checks the header's functions instead."
+    echo "  CAPI_INSTALL_CBINDGEN=1 builds it into the cache (minutes, once)."
   fi
-  echo "capi/include/vmallocator.h is current"
 fi
 
 # ---------------------------------------------------------------- 2. C
@@ -81,19 +94,19 @@ diff -u "$TMP/declared" "$TMP/exported"
 echo "$(wc -l <"$TMP/exported") functions"
 
 step "C test against the shared library"
-gcc "${CFLAGS[@]}" capi/tests/test.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
+gcc "${CFLAGS[@]}" -pthread capi/tests/*.c -L"$LIB" -lvmallocator_c -o "$TMP/test-shared"
 LD_LIBRARY_PATH=$LIB "$TMP/test-shared"
 
 step "C test under valgrind memcheck (no leak, no invalid access, error paths included)"
 if command -v valgrind >/dev/null; then
-  LD_LIBRARY_PATH=$LIB valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+  LD_LIBRARY_PATH=$LIB VMALLOCATOR_VALGRIND=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
     --error-exitcode=9 "$TMP/test-shared"
 else
   echo "skipped: valgrind is not installed"
 fi
 
 step "C test against the static library"
-gcc "${CFLAGS[@]}" capi/tests/test.c "$LIB/libvmallocator_c.a" -lpthread -ldl -lm -o "$TMP/test-static"
+gcc "${CFLAGS[@]}" capi/tests/*.c "$LIB/libvmallocator_c.a" -lpthread -ldl -lm -o "$TMP/test-static"
 "$TMP/test-static"
 
 step "the header compiles as C++"
@@ -145,7 +158,7 @@ if [ "${CAPI_SKIP_WINDOWS:-0}" != 1 ]; then
   cargo build -p vmallocator-capi -Zbuild-std=std,panic_abort --target x86_64-pc-windows-gnu
   DLL=$WORK/target/x86_64-pc-windows-gnu/debug/vmallocator_c.dll
   cp "$DLL" "$WORK/capi/"
-  x86_64-w64-mingw32-gcc "${CFLAGS[@]}" capi/tests/test.c "$WORK/capi/vmallocator_c.dll" \
+  x86_64-w64-mingw32-gcc "${CFLAGS[@]}" capi/tests/*.c "$WORK/capi/vmallocator_c.dll" \
     -o "$WORK/capi/test.exe"
   if [ ! -f "$WINEPREFIX/system.reg" ]; then
     "$WINE" wineboot --init </dev/null 2>&1 | grep -v -e syswow64 -e rundll32 || true

@@ -75,6 +75,12 @@ namespace Vmallocator
         AddressInUse = 23,
         NoFreeSpaceNear = 24,
         Unsupported = 25,
+        TopBlockOpen = 26,
+        NoTopBlock = 27,
+        NotInArena = 28,
+        NotExecutable = 29,
+        GuardPagesOverflow = 30,
+        ForeignBlock = 31,
         Other = 99,
     }
 
@@ -171,7 +177,7 @@ namespace Vmallocator
 
     /// <summary>One region of virtual memory at a fixed address, handing out blocks with an
     /// upward, bounds-checked bump pointer. Addresses are ulong, as in the original.</summary>
-    public sealed class Mallocator : IDisposable
+    public sealed partial class Mallocator : IDisposable
     {
         private static readonly UTF8Encoding Utf8 = new UTF8Encoding(false, true);
         private readonly MallocatorHandle handle;
@@ -379,11 +385,16 @@ namespace Vmallocator
             get { uint v; Native.Check(Native.vma_huge_pages(H, out v)); return (HugePages)v; }
         }
 
-        /// <summary>The protection of the whole region: as created, or set here.</summary>
-        public VirtualAlloc.MemoryProtectionConstants Protection
+        /// <summary>The protection of every page of the region, or null when pages differ;
+        /// setting it changes every page.</summary>
+        public VirtualAlloc.MemoryProtectionConstants? Protection
         {
-            get { uint v; Native.Check(Native.vma_protection(H, out v)); return FromVma(v); }
-            set { Native.Check(Native.vma_set_protection(H, ToVma(value))); }
+            get { uint v; Native.Check(Native.vma_protection(H, out v)); return v == Native.VMA_PROT_MIXED ? (VirtualAlloc.MemoryProtectionConstants?)null : FromVma(v); }
+            set
+            {
+                if (!value.HasValue) throw new ArgumentNullException("value");
+                Native.Check(Native.vma_set_protection(H, ToVma(value.Value)));
+            }
         }
 
         /// <summary>Sets the protection of the pages [offset, offset + length) touches (offsets from Base).</summary>
@@ -504,7 +515,7 @@ namespace Vmallocator
     }
 
     /// <summary>The C ABI (vmallocator.h).</summary>
-    internal static class Native
+    internal static partial class Native
     {
         private const string Lib = "vmallocator_c";
         internal const uint VMA_PROT_MIXED = 0x100;

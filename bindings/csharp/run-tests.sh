@@ -7,8 +7,8 @@ LIB=${1:-../../target/release}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 mcs -langversion:7 -warnaserror -nologo \
-  -out:"$OUT/tests.exe" Mallocator.cs tests/Tests.cs tests/ReadmeExample.cs
+  -out:"$OUT/tests.exe" Mallocator*.cs SharedMallocator.cs tests/Tests*.cs tests/ReadmeExample.cs
 LD_LIBRARY_PATH=$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} mono --debug "$OUT/tests.exe" "$(uname -m)"
 # P/Invoke cost per Alloc next to Marshal.AllocHGlobal (informational: timings are noisy).
-mcs -langversion:7 -optimize+ -nologo -out:"$OUT/bench.exe" Mallocator.cs tests/Bench.cs
+mcs -langversion:7 -optimize+ -nologo -out:"$OUT/bench.exe" Mallocator*.cs SharedMallocator.cs tests/Bench.cs
 LD_LIBRARY_PATH=$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} mono "$OUT/bench.exe" "${CSHARP_BENCH_N:-200000}"

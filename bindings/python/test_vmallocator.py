@@ -114,12 +114,14 @@ def test_published_code_is_called_through_cfunctype():
         assert m.protection_at(start) == Protection.READ_EXECUTE
         add = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int)(code.address)
         assert add(40, 2) == 42
-        with pytest.raises(VmallocatorError):
-            m.alloc_bytes(b"\x90")  # published pages are not writable
+        assert m.used == PAGE  # sealed: nothing more goes on the published page
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_bytes(b"\x90")
+        assert e.value.name == "VMA_ERR_OUT_OF_MEMORY"
         m.make_writable(start, code.size)
         ctypes.memmove(code.address, b"\x89\xf8\x29\xf0\xc3", 5)  # mov eax, edi; sub eax, esi
         m.publish(start, code.size)
-        sub = m.function(code.address, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+        sub = m.function(code, ctypes.c_int, ctypes.c_int, ctypes.c_int)
         assert sub(50, 8) == 42
 
 
@@ -161,8 +163,10 @@ def test_builder_options():
         assert m.size == PAGE
     with Mallocator(reserve=8 << 20, huge_pages=HugePages.TRANSPARENT) as m:
         assert m.huge_pages in (HugePages.TRANSPARENT, HugePages.OFF)
+    with Mallocator(reserve=1 << 20, guard_pages=(1, 1)) as m:
+        assert m.reserved == 1 << 20
     with pytest.raises(VmallocatorError) as e:
-        Mallocator(reserve=1 << 20, guard_pages=(1, 1))
+        Mallocator(PAGE, reserve=PAGE // 2)  # more up front than the reservation
     assert e.value.name == "VMA_ERR_INVALID_OPTIONS"
     with Mallocator() as taken:
         with pytest.raises(VmallocatorError) as e:
@@ -198,3 +202,140 @@ def test_context_manager_closes():
     with Mallocator() as m:
         pass
     assert m.closed
+
+
+def test_top_block_grows_in_place_and_finishes():
+    with Mallocator(4 * PAGE) as m:
+        head = m.alloc_bytes(b"abc")
+        with m.top_block(8) as b:
+            assert b.block == (head.address + 8, 0)
+            b.append(b"hello")
+            at = b.grow(7)
+            ctypes.memmove(at, b", world", 7)
+            assert b.write(b"!") == 1
+            assert len(b) == 13
+            with pytest.raises(VmallocatorError) as e:
+                m.alloc(1)
+            assert e.value.name == "VMA_ERR_TOP_BLOCK_OPEN" and "vma_alloc" in str(e.value)
+            for call in (m.reset, m.reset_zeroed, lambda: m.alloc_bytes(b"x"),
+                         lambda: m.top_block()):
+                with pytest.raises(VmallocatorError) as e:
+                    call()
+                assert e.value.name == "VMA_ERR_TOP_BLOCK_OPEN"
+            assert m.used == 8 + 13
+            blk = b.finish()
+        assert blk == (head.address + 8, 13) and read(blk.address, 13) == b"hello, world!"
+        assert b.closed
+        with pytest.raises(ValueError, match="closed"):
+            b.append(b"more")
+        assert m.alloc_bytes(b"z").address == blk.address + 13  # one block, then the next
+
+
+def test_top_block_abandoned_and_failures():
+    with Mallocator(2 * PAGE) as m:
+        m.alloc(5)
+        with m.top_block(64) as b:
+            b.append(b"scratch")
+        assert m.used == 5 and m.high_water_mark == 64 + 7  # given back, padding too
+        b = m.top_block()
+        b.append(bytes(1000))
+        with pytest.raises(VmallocatorError) as e:
+            b.append(bytes(2 * PAGE))
+        assert e.value.name == "VMA_ERR_OUT_OF_MEMORY"
+        assert len(b) == 1000  # the failed append changed nothing
+        b.abandon()
+        assert m.used == 5
+        with pytest.raises(VmallocatorError) as e:
+            m.top_block(3)
+        assert e.value.name == "VMA_ERR_INVALID_ALIGNMENT"
+        with pytest.raises(VmallocatorError) as e:
+            vm._check(vm._top_finish(m._h, ctypes.byref(ctypes.c_void_p()), None))
+        assert e.value.name == "VMA_ERR_NO_TOP_BLOCK"
+        # An exception inside the block abandons it.
+        with pytest.raises(KeyError):
+            with m.top_block() as b:
+                b.append(b"partial")
+                raise KeyError("stop")
+        assert m.used == 5 and m.alloc(1) == m.base + 5
+
+
+def test_alloc_from_iter_in_a_reservation():
+    with Mallocator(reserve=1 << 30, commit_step=1 << 16) as m:
+        chunks = (bytes([i % 256]) * 4000 for i in range(300))
+        blk = m.alloc_from_iter(chunks, align=16)
+        assert blk.address % 16 == 0 and blk.size == 300 * 4000
+        assert read(blk.address + 299 * 4000, 4000) == bytes([43]) * 4000
+        assert m.committed >= blk.size and m.committed % (1 << 16) == 0
+        used = m.used
+
+        def failing():
+            yield b"ok"
+            raise RuntimeError("the source failed")
+
+        with pytest.raises(RuntimeError):
+            m.alloc_from_iter(failing())
+        assert m.used == used  # nothing kept
+
+
+def test_nested_scopes():
+    with Mallocator() as m:
+        kept = m.alloc_bytes(b"kept")
+        with m.scope():
+            a = m.alloc_bytes(b"level1")
+            with m.scope():
+                m.alloc_bytes(b"level2")
+                ctypes.memmove(kept.address, b"K", 1)  # outer blocks stay usable
+            assert m.used == 10 and read(a.address, 6) == b"level1"
+        assert m.used == 4 and read(kept.address, 4) == b"Kept"
+
+
+def test_foreign_strings():
+    with Mallocator() as m:
+        c = m.alloc_cstr(b"hello\xff")
+        assert c.size == 7 and read(c.address, 7) == b"hello\xff\0"
+        assert ctypes.string_at(m.alloc_cstr("für C").address) == "für C".encode()
+        used = m.used
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_cstr(b"ab\0cd")
+        assert e.value.name == "VMA_ERR_INTERIOR_NUL" and e.value.offset == 2
+        assert m.used == used
+        w = m.alloc_utf16_units("h\U0001d11e")
+        assert w.address % 2 == 0 and w.size == 8
+        assert read(w.address, 8) == "h\U0001d11e\0".encode("utf-16-le")
+        lone = m.alloc_utf16_units([0x61, 0xDC00])  # an unpaired surrogate is kept
+        assert read(lone.address, 6) == b"\x61\x00\x00\xdc\x00\x00"
+        used = m.used
+        with pytest.raises(VmallocatorError) as e:
+            m.alloc_utf16_units([1, 2, 0, 3])
+        assert e.value.name == "VMA_ERR_INTERIOR_NUL" and e.value.offset == 2  # in units
+        assert m.used == used
+
+
+def test_code_by_block():
+    with Mallocator(4 * PAGE) as m:
+        data = m.alloc_bytes(b"data")
+        code = m.alloc_hex("b8 2a 00 00 00 c3")  # mov eax, 42; ret
+        with pytest.raises(VmallocatorError) as e:
+            m.function(code, ctypes.c_int)
+        assert e.value.name == "VMA_ERR_NOT_EXECUTABLE"
+        with pytest.raises(VmallocatorError) as e:
+            m.publish_block(vm.Block(code.address, code.size + 1))  # past the pointer
+        assert e.value.name == "VMA_ERR_NOT_IN_ARENA"
+        with m.top_block() as b:
+            with pytest.raises(VmallocatorError) as e:
+                m.publish_block(code)
+            assert e.value.name == "VMA_ERR_TOP_BLOCK_OPEN"
+        m.publish_block(code)
+        assert m.protection_of_block(code) == Protection.READ_EXECUTE
+        assert m.protection is None  # mixed
+        assert m.used == PAGE  # sealed
+        assert m.protection_of_block(data) == Protection.READ_EXECUTE  # same page
+        if X86_64 and platform.system() != "Windows":
+            answer = m.function(code, ctypes.c_int)
+            assert answer() == 42
+            m.make_writable_block(code)
+            ctypes.memmove(code.address + 1, b"\x07", 1)
+            m.publish_block(code)
+            assert answer() == 7
+        m.protect_block(data, Protection.READ)
+        assert m.protection_of_block(data) == Protection.READ

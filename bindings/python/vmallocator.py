@@ -8,7 +8,7 @@ variable, next to this file, in the repository's ``target/release``, or on the s
 >>> with Mallocator(64 * 1024) as m:
 ...     code = m.alloc_hex("b8 2a 00 00 00  c3")   # mov eax, 42; ret
 ...     m.publish(code.address - m.base, code.size)
-...     answer = m.function(code.address, ctypes.c_int)  # x86_64 only
+...     answer = m.function(code, ctypes.c_int)  # x86_64 only
 ...     answer()
 42
 
@@ -30,6 +30,7 @@ __all__ = [
     "HugePages",
     "Mallocator",
     "Protection",
+    "TopBlock",
     "VmallocatorError",
     "granularity",
     "page_size",
@@ -82,6 +83,9 @@ _alloc = _sig("vma_alloc", _H, c_size_t, c_size_t, _OUT_P)
 _alloc_bytes = _sig("vma_alloc_bytes", _H, c_char_p, c_size_t, _OUT_P)
 _alloc_str = _sig("vma_alloc_str", _H, c_char_p, c_size_t, c_uint32, _OUT_P, _OUT_N)
 _alloc_hex = _sig("vma_alloc_hex", _H, c_char_p, c_size_t, _OUT_P, _OUT_N)
+_alloc_cstr = _sig("vma_alloc_cstr", _H, c_char_p, c_size_t, _OUT_P)
+_alloc_utf16_units = _sig("vma_alloc_utf16_units", _H, POINTER(ctypes.c_uint16), c_size_t,
+                          _OUT_P, _OUT_N)
 _figures = {name: _sig("vma_" + name, _H, _OUT_N) for name in
             ("size", "used", "remaining", "committed", "reserved", "high_water_mark")}
 _addresses = {name: _sig("vma_" + name, _H, _OUT_P) for name in ("base", "ptr")}
@@ -93,11 +97,22 @@ _publish = _sig("vma_publish", _H, c_size_t, c_size_t)
 _make_writable = _sig("vma_make_writable", _H, c_size_t, c_size_t)
 _protection_at = _sig("vma_protection_at", _H, c_size_t, _OUT_U)
 _protection_of = _sig("vma_protection_of", _H, c_size_t, c_size_t, _OUT_U)
+_protect_addr = _sig("vma_protect_addr", _H, c_void_p, c_size_t, c_uint32)
+_publish_addr = _sig("vma_publish_addr", _H, c_void_p, c_size_t)
+_make_writable_addr = _sig("vma_make_writable_addr", _H, c_void_p, c_size_t)
+_protection_of_addr = _sig("vma_protection_of_addr", _H, c_void_p, c_size_t, _OUT_U)
+_function = _sig("vma_function", _H, c_void_p, c_size_t, _OUT_P)
 _resets = {name: _sig("vma_" + name, _H) for name in
            ("reset", "reset_zeroed", "reset_decommit", "trim")}
 _checkpoint = _sig("vma_checkpoint", _H, POINTER(_Checkpoint))
 _rewind = _sig("vma_rewind", _H, POINTER(_Checkpoint))
 _checkpoint_used = _sig("vma_checkpoint_used", POINTER(_Checkpoint), _OUT_N)
+_top_begin = _sig("vma_top_begin", _H, c_size_t)
+_top_append = _sig("vma_top_append", _H, c_char_p, c_size_t)
+_top_grow = _sig("vma_top_grow", _H, c_size_t, _OUT_P)
+_top_block = _sig("vma_top_block", _H, _OUT_P, _OUT_N)
+_top_finish = _sig("vma_top_finish", _H, _OUT_P, _OUT_N)
+_top_abandon = _sig("vma_top_abandon", _H)
 _builder_new = _sig("vma_builder_new", restype=c_void_p)
 _builder_free = _sig("vma_builder_free", c_void_p, restype=None)
 _builder_build = _sig("vma_builder_build", c_void_p, POINTER(_H))
@@ -185,6 +200,98 @@ class Checkpoint:
         n = c_size_t()
         _check(_checkpoint_used(ctypes.byref(self._raw), ctypes.byref(n)))
         return n.value
+
+
+class TopBlock:
+    """A block growing in place at the top of an arena, from :meth:`Mallocator.top_block`.
+
+    Append with :meth:`append` (or :meth:`write`, so ``print(..., file=b)`` works on bytes
+    written by ``b.write(s.encode())``), or :meth:`grow` and write at the address yourself;
+    :meth:`finish` keeps the block, :meth:`abandon` gives it back. As a context manager, a
+    block not finished is abandoned. While it is open, the arena refuses calls that move
+    its pointer (``VMA_ERR_TOP_BLOCK_OPEN``).
+    """
+
+    __slots__ = ("_m",)
+
+    def __init__(self, m):
+        self._m = m
+
+    def _h(self):
+        if self._m is None:
+            raise ValueError("the top block is closed")
+        return self._m._handle()
+
+    def append(self, data):
+        """Appends ``data`` (bytes-like); a failed append changes nothing."""
+        data = bytes(data)
+        _check(_top_append(self._h(), data, len(data)))
+
+    def write(self, data):
+        """:meth:`append`, returning the number of bytes (file-like)."""
+        self.append(data)
+        return len(data)
+
+    def grow(self, n):
+        """Grows the block by ``n`` bytes: their address, to write at."""
+        p = c_void_p()
+        _check(_top_grow(self._h(), n, ctypes.byref(p)))
+        return p.value or 0
+
+    @property
+    def block(self):
+        """The block so far (its address does not change as it grows)."""
+        p, n = c_void_p(), c_size_t()
+        _check(_top_block(self._h(), ctypes.byref(p), ctypes.byref(n)))
+        return Block(p.value or 0, n.value)
+
+    def __len__(self):
+        return self.block.size
+
+    @property
+    def closed(self):
+        """Whether the block was finished or abandoned."""
+        return self._m is None
+
+    def finish(self):
+        """Keeps the block, as if made by one allocation: its :class:`Block`."""
+        p, n = c_void_p(), c_size_t()
+        _check(_top_finish(self._h(), ctypes.byref(p), ctypes.byref(n)))
+        self._m = None
+        return Block(p.value or 0, n.value)
+
+    def abandon(self):
+        """Gives the block back: the pointer returns to where it was before it began."""
+        _check(_top_abandon(self._h()))
+        self._m = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._m is not None and not self._m.closed:
+            self.abandon()
+        self._m = None
+        return False
+
+
+class _Scope:
+    """A checkpoint taken on entry and rewound to on exit (see :meth:`Mallocator.scope`)."""
+
+    __slots__ = ("_m", "_cp")
+
+    def __init__(self, m):
+        self._m = m
+        self._cp = None
+
+    def __enter__(self):
+        self._cp = self._m.checkpoint()
+        return self._m
+
+    def __exit__(self, *exc):
+        if not self._m.closed:
+            self._m.rewind(self._cp)
+        return False
 
 
 def page_size():
@@ -300,6 +407,54 @@ class Mallocator:
         _check(_alloc_hex(self._handle(), raw, len(raw), ctypes.byref(p), ctypes.byref(n)))
         return Block(p.value or 0, n.value)
 
+    def alloc_cstr(self, data):
+        """Copies ``data`` (bytes-like, any bytes, no NUL; or a ``str`` as UTF-8) followed by
+        a NUL: a C string. Its :class:`Block` counts the terminator."""
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        p = c_void_p()
+        _check(_alloc_cstr(self._handle(), raw, len(raw), ctypes.byref(p)))
+        return Block(p.value or 0, len(raw) + 1)
+
+    def alloc_utf16_units(self, units):
+        """Copies UTF-16 units as they are (unpaired surrogates kept; a ``str`` gives its
+        UTF-16 units) followed by a NUL unit: a Windows wide string. Its :class:`Block`
+        counts bytes, the terminator included."""
+        if isinstance(units, str):
+            raw = units.encode("utf-16-le", "surrogatepass")
+            units = [int.from_bytes(raw[i:i + 2], "little") for i in range(0, len(raw), 2)]
+        arr = (ctypes.c_uint16 * len(units))(*units)
+        p, n = c_void_p(), c_size_t()
+        _check(_alloc_utf16_units(self._handle(), arr, len(arr), ctypes.byref(p),
+                                  ctypes.byref(n)))
+        return Block(p.value or 0, 2 * n.value)
+
+    # ---- a block that grows at the top
+    def top_block(self, align=1):
+        """Opens a :class:`TopBlock` at the top of the arena, aligned to ``align``: a block of
+        unknown length, grown in place and never copied.
+
+        >>> with Mallocator() as m, m.top_block() as b:
+        ...     b.append(b"mov eax, ")
+        ...     b.append(b"42")
+        ...     blk = b.finish()
+        """
+        _check(_top_begin(self._handle(), align))
+        return TopBlock(self)
+
+    def alloc_from_iter(self, chunks, align=1):
+        """Copies the bytes-like items of ``chunks`` (any iterable, its length unknown) into
+        one new block, built in place at the top; on error nothing is kept."""
+        with self.top_block(align) as b:
+            for chunk in chunks:
+                b.append(chunk)
+            return b.finish()
+
+    def scope(self):
+        """A context manager that rewinds the arena on exit to where it was on entry: nested
+        scopes, over :meth:`checkpoint` and :meth:`rewind`. Blocks made inside must not be
+        used after it ends (Python cannot check this; Rust's ``Scope`` proves it)."""
+        return _Scope(self)
+
     # ---- figures
     def _figure(self, name):
         n = c_size_t()
@@ -323,10 +478,10 @@ class Mallocator:
 
     @property
     def protection(self):
-        """The protection the region was created with or last set to."""
+        """The protection of every page of the region, or ``None`` when pages differ."""
         v = c_uint32()
         _check(_protection(self._handle(), ctypes.byref(v)))
-        return Protection(v.value)
+        return None if v.value == _VMA_PROT_MIXED else Protection(v.value)
 
     @protection.setter
     def protection(self, value):
@@ -364,11 +519,34 @@ class Mallocator:
         _check(_protection_of(self._handle(), offset, length, ctypes.byref(v)))
         return None if v.value == _VMA_PROT_MIXED else Protection(v.value)
 
-    def function(self, address, restype, *argtypes):
-        """A callable for published machine code at ``address``, with the C calling
-        convention: ``ctypes.CFUNCTYPE(restype, *argtypes)(address)``."""
-        self._handle()
-        return ctypes.CFUNCTYPE(restype, *argtypes)(address)
+    def function(self, code, restype, *argtypes):
+        """A callable (C calling convention) for published code: ``code`` is a :class:`Block`
+        (or an address, checked as one byte). Checked first (``vma_function``): the block
+        lies in this arena and every page of it is executable; what the bytes do is yours."""
+        addr, n = (code.address, code.size) if isinstance(code, Block) else (code, 1)
+        p = c_void_p()
+        _check(_function(self._handle(), addr, n, ctypes.byref(p)))
+        return ctypes.CFUNCTYPE(restype, *argtypes)(p.value)
+
+    # Blocks by address (a Block, or part of one): publish sets their pages read+execute and
+    # seals (the next block starts on a fresh page); patch code after make_writable_block.
+    def protect_block(self, block, protection):
+        """Sets the protection of the pages ``block`` touches."""
+        _check(_protect_addr(self._handle(), block.address, block.size, int(protection)))
+
+    def publish_block(self, block):
+        """Publishes the code in ``block``: read+execute, cache coherent, sealed."""
+        _check(_publish_addr(self._handle(), block.address, block.size))
+
+    def make_writable_block(self, block):
+        """Makes the pages of ``block`` read+write again, to patch it."""
+        _check(_make_writable_addr(self._handle(), block.address, block.size))
+
+    def protection_of_block(self, block):
+        """The protection of the pages ``block`` touches, or ``None`` when they differ."""
+        v = c_uint32()
+        _check(_protection_of_addr(self._handle(), block.address, block.size, ctypes.byref(v)))
+        return None if v.value == _VMA_PROT_MIXED else Protection(v.value)
 
     # ---- reuse
     def reset(self):

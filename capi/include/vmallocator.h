@@ -21,16 +21,55 @@
  *    VMA_ERR_INVALID_HANDLE unless a new arena got the same address in between; every other
  *    use of a freed handle is undefined behaviour.
  *  - Pointers into the region (blocks, vma_base, vma_ptr) never move. They stay valid until
- *    the bump pointer moves below them (vma_reset*, vma_rewind) or the arena is freed. A
- *    protection change (vma_protect, vma_publish, vma_set_protection) changes what may be
- *    done through them.
+ *    the bump pointer moves below them (vma_reset*, vma_rewind, vma_top_abandon) or the
+ *    arena is freed. A protection change (vma_protect, vma_publish, vma_set_protection)
+ *    changes what may be done through them.
  *  - Strings from vma_last_error_message live until the next failing call on that thread;
  *    vma_status_name and vma_version return static strings.
  *
+ * A block that grows at the top (Rust's TopVec, alloc_slice_from_iter)
+ *  - vma_top_begin opens a block of unknown length at the top of the arena; vma_top_append
+ *    and vma_top_grow grow it in place (never copied), vma_top_finish keeps it as one block,
+ *    vma_top_abandon gives it back. While it is open, the calls that move the bump pointer
+ *    (vma_alloc*, vma_reset*, vma_rewind) return VMA_ERR_TOP_BLOCK_OPEN and change nothing.
+ *
+ * Nested scopes (Rust's Scope, scope, scope_guard)
+ *  - In Rust the borrow checker proves a scope's rewind sound. In C a scope is a
+ *    vma_checkpoint_t taken where it begins and vma_rewind at its end; scopes nest (close
+ *    the inner one first), blocks of outer levels stay usable inside inner ones. Rewinding
+ *    an outer level takes the inner ones with it; a checkpoint of a level already rewound
+ *    is refused (VMA_ERR_INVALID_CHECKPOINT). Pointers into a level must not be used after
+ *    its rewind: C cannot check that.
+ *
+ * Code (Rust's Block handles, patch, function)
+ *  - A block of code is its address and length: vma_protect_addr, vma_publish_addr,
+ *    vma_make_writable_addr and vma_protection_of_addr take one, which must lie in what the
+ *    arena handed out (VMA_ERR_NOT_IN_ARENA); vma_protect, vma_publish, vma_make_writable
+ *    take byte offsets from vma_base. Publishing seals: when the bump pointer lies in a page
+ *    published, it moves to the next page boundary, so later blocks never share a page
+ *    with published code. Patching is writing through the block's pointer after
+ *    vma_make_writable_addr, then publishing again: Rust's patch needs no C call.
+ *    vma_function checks a block (in the arena, not empty, every page executable) and
+ *    hands back its address to cast to a function pointer.
+ *
+ * Typed values (Rust's alloc_value, alloc_slice_copy, alloc_zeroed, the Allocator trait)
+ *  - Rust only: they are generic over a type and rest on what C cannot state (a type's
+ *    validity, Drop, lifetimes tying a value to its arena). In C a typed value is
+ *    vma_alloc(m, sizeof(T), _Alignof(T), &p) and a cast. The string calls that suit C are
+ *    here: vma_alloc_cstr (any bytes + NUL), vma_alloc_utf16_units (UTF-16 units + NUL),
+ *    and vma_alloc_str (UTF-8 text as UTF-8, UTF-16 or UTF-32 + NUL).
+ *
  * Threads
- *  - A handle (and a builder) is used by one thread at a time; it may move between
- *    threads. Concurrent calls on the same handle are undefined behaviour. Different
- *    handles are independent.
+ *  - A vma_mallocator* (and a builder) is used by one thread at a time; it may move
+ *    between threads. Concurrent calls on the same handle are undefined behaviour.
+ *    Different handles are independent.
+ *  - A vma_shared* (vma_shared_create*) is the thread-safe arena (Rust's SharedArena):
+ *    vma_shared_alloc* and the vma_shared_* figures may run on any number of threads at
+ *    once. Each thread allocates from a chunk of its own, claimed with one atomic
+ *    operation and found again through a per-thread cache (a thread that alternates
+ *    between two shared arenas claims a new chunk at each switch). vma_shared_reset and
+ *    vma_shared_free need the handle alone: join the other threads first. Blocks stay
+ *    valid until the reset or the free.
  *
  * Strings are UTF-8 with an explicit length (no terminator needed).
  */
@@ -122,6 +161,23 @@ typedef enum {
   VMA_ERR_NO_FREE_SPACE_NEAR = 24,
   // Virtual memory is not available on this target.
   VMA_ERR_UNSUPPORTED = 25,
+  // A call that moves the bump pointer (an allocation, a reset, a rewind) while a top
+  // block is open on the handle: finish or abandon it first (`vma_top_finish`,
+  // `vma_top_abandon`).
+  VMA_ERR_TOP_BLOCK_OPEN = 26,
+  // A `vma_top_*` call with no top block open (`vma_top_begin` opens one).
+  VMA_ERR_NO_TOP_BLOCK = 27,
+  // Bytes given as a block (an address and a length) that do not lie in the part of this
+  // arena handed out so far, or an empty block where code was expected.
+  VMA_ERR_NOT_IN_ARENA = 28,
+  // Code asked for as a function lies on a page without execute access (not published,
+  // or made writable since).
+  VMA_ERR_NOT_EXECUTABLE = 29,
+  // Guard pages whose size overflows the address space.
+  VMA_ERR_GUARD_PAGES_OVERFLOW = 30,
+  // A block handle of another arena (Rust's `Block`; not reachable from C, where blocks
+  // are addresses checked against the arena).
+  VMA_ERR_FOREIGN_BLOCK = 31,
   // An error this version of the C ABI does not name yet; the message says what.
   VMA_ERR_OTHER = 99,
 } vma_status;
@@ -135,6 +191,14 @@ typedef struct vma_builder vma_builder;
 //
 // Not thread-safe: one thread at a time may use a handle (it may move between threads).
 typedef struct vma_mallocator vma_mallocator;
+
+// A thread-safe arena: one region that any number of threads allocate from at once.
+// Opaque; create it with `vma_shared_create*`, release it with `vma_shared_free`.
+//
+// `vma_shared_alloc*` and the figures may run on many threads at once; each thread
+// allocates from a chunk of its own. `vma_shared_reset` and `vma_shared_free` need the
+// handle alone: no other thread may use it during the call (join them first).
+typedef struct vma_shared vma_shared;
 
 // A saved bump pointer, to return to with `vma_rewind`. Plain data, copyable; fill it only
 // with `vma_checkpoint`. It records which arena it came from: rewinding another arena, or
@@ -397,6 +461,75 @@ vma_status vma_builder_build(const vma_builder *b, vma_mallocator **out);
 // for a write.
 vma_status vma_huge_pages(const vma_mallocator *m, uint32_t *out);
 
+// `vma_protect` for the block of `len` bytes at `addr` (a block this arena handed out, or
+// part of one): its pages get `protection` (a `VMA_PROT_*` value).
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA` (the bytes are not in `[base, ptr)` of this arena),
+// `VMA_ERR_INVALID_ARGUMENT`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`. Nothing changed then.
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call. `addr` is only
+// compared, never read.
+vma_status vma_protect_addr(vma_mallocator *m, const void *addr, size_t len, uint32_t protection);
+
+// `vma_publish` for the block of `len` bytes at `addr`: its pages become read+execute and
+// the instruction cache is made coherent. **Sealing:** when the bump pointer lies inside
+// the last page published, it moves to the next page boundary, so the next block starts on
+// a fresh page and code published earlier is never made writable by an append.
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA`, `VMA_ERR_TOP_BLOCK_OPEN` (sealing would move the pointer under
+// the open block), `VMA_ERR_OS`, `VMA_ERR_UNSUPPORTED`, `VMA_ERR_NULL_POINTER`. Nothing
+// changed then.
+//
+// # Safety
+// As for `vma_protect_addr`.
+vma_status vma_publish_addr(vma_mallocator *m, const void *addr, size_t len);
+
+// `vma_make_writable` for the block of `len` bytes at `addr`: its pages become read+write,
+// to patch published code through the block's pointer (Rust's `patch`; C needs no call of
+// its own for it); publish it again before running it. The pointer does not move back: a
+// page sealed by a publish stays sealed.
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`. Nothing changed then.
+//
+// # Safety
+// As for `vma_protect_addr`.
+vma_status vma_make_writable_addr(vma_mallocator *m, const void *addr, size_t len);
+
+// `*out` = the protection (`VMA_PROT_*`) of the pages the block of `len` bytes at `addr`
+// touches, or `VMA_PROT_MIXED` when they differ.
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `m` as for `vma_protect_addr`; `out` NULL or valid for a write.
+vma_status vma_protection_of_addr(const vma_mallocator *m,
+                                  const void *addr,
+                                  size_t len,
+                                  uint32_t *out);
+
+// The checked way from published code to a function pointer: `*out` = `addr` when the
+// block of `len` bytes there (the function's code) lies in the part of this arena handed
+// out, is not empty, and every page of it is executable (published). Cast `*out` to the
+// function's pointer type to call it.
+//
+// What cannot be checked stays the caller's: that the bytes are a whole function for this
+// CPU with that signature, that its pages stay executable and unchanged while it runs, and
+// that the arena outlives every call.
+//
+// # Errors
+// `VMA_ERR_NOT_EXECUTABLE` (a page not published, or made writable since),
+// `VMA_ERR_NOT_IN_ARENA` (outside `[base, ptr)`, empty, or no longer committed),
+// `VMA_ERR_NULL_POINTER`. `*out` is untouched then.
+//
+// # Safety
+// `m` as for `vma_protect_addr`; `out` NULL or valid for writing a pointer.
+vma_status vma_function(const vma_mallocator *m, const void *addr, size_t len, const void **out);
+
 // Changes the protection of the whole region to `protection` (a `VMA_PROT_*` value).
 //
 // Pointers into the region stay valid addresses, but using them must respect the new
@@ -421,10 +554,13 @@ vma_status vma_set_protection(vma_mallocator *m, uint32_t protection);
 vma_status vma_protect(vma_mallocator *m, size_t offset, size_t len, uint32_t protection);
 
 // Publishes code in `[offset, offset + len)`: its pages become read+execute and the
-// instruction cache is made coherent. Then call the code through a function pointer.
+// instruction cache is made coherent. Then call the code through a function pointer
+// (`vma_function` checks one). **Sealing:** when the bump pointer lies inside a page
+// published, it moves to the next page boundary, so the next block starts on a fresh page.
 //
 // # Errors
-// `VMA_ERR_OUT_OF_RANGE`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+// `VMA_ERR_OUT_OF_RANGE`, `VMA_ERR_TOP_BLOCK_OPEN` (sealing would move the pointer under
+// the open block), `VMA_ERR_OS`, `VMA_ERR_UNSUPPORTED`, `VMA_ERR_NULL_POINTER`.
 //
 // # Safety
 // As for `vma_set_protection`.
@@ -518,6 +654,133 @@ vma_status vma_rewind(vma_mallocator *m, const vma_checkpoint_t *checkpoint);
 // `checkpoint` NULL or filled by `vma_checkpoint`; `out` NULL or valid for a write.
 vma_status vma_checkpoint_used(const vma_checkpoint_t *checkpoint, size_t *out);
 
+// Creates a thread-safe arena over `DEFAULT_SHARED_RESERVE` bytes of address space (1 GiB;
+// 64 MiB on 32-bit targets), read+write, committed in steps as it is used; each thread
+// claims 64 KiB at a time.
+//
+// # Errors
+// `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`; `*out` is untouched then.
+//
+// # Safety
+// `out` is NULL or valid for writing a pointer.
+vma_status vma_shared_create(vma_shared **out);
+
+// Creates a thread-safe arena over `reserve` bytes of address space (its hard cap),
+// read+write, committed as it is used, where each thread claims `chunk_size` bytes at a time
+// (0: the default, 64 KiB; rounded up to a multiple of 64). Blocks above an eighth of a
+// chunk are claimed on their own.
+//
+// # Errors
+// `VMA_ERR_ZERO_SIZE`, `VMA_ERR_SIZE_OVERFLOW`, `VMA_ERR_INVALID_OPTIONS` (a chunk size
+// too large), `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `out` is NULL or valid for writing a pointer.
+vma_status vma_shared_create_reserve(size_t reserve, size_t chunk_size, vma_shared **out);
+
+// Creates a thread-safe arena of `size` bytes (rounded up to pages) with `protection` (a
+// `VMA_PROT_*` value), all committed at once.
+//
+// # Errors
+// `VMA_ERR_ZERO_SIZE`, `VMA_ERR_SIZE_OVERFLOW`, `VMA_ERR_INVALID_ARGUMENT`, `VMA_ERR_OS`,
+// `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `out` is NULL or valid for writing a pointer.
+vma_status vma_shared_create_with_size(size_t size, uint32_t protection, vma_shared **out);
+
+// Releases the region to the OS and frees the handle. No other thread may use the handle
+// during the call, nor after it succeeds: join the threads first.
+//
+// If the OS refuses (`VMA_ERR_OS`) the handle stays valid and nothing changed: the call
+// may be retried. A handle that is not live (freed already) is
+// `VMA_ERR_INVALID_HANDLE`, as long as no new arena got its address in between.
+//
+// # Safety
+// `s` is NULL, a live handle, or a handle freed before; no other thread uses it.
+vma_status vma_shared_free(vma_shared *s);
+
+// Allocates `size` bytes at `align` (a power of two) from the calling thread's chunk;
+// `*out` is the block's address. The bytes are whatever the region holds (zero for memory
+// never handed out). Safe to call from many threads at once.
+//
+// # Errors
+// `VMA_ERR_INVALID_ALIGNMENT`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`,
+// `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `s` is NULL or a live handle that no thread frees or resets during the call; `out` is
+// NULL or valid for writing a pointer.
+vma_status vma_shared_alloc(const vma_shared *s, size_t size, size_t align, void **out);
+
+// Copies `len` bytes from `bytes` into a new block (alignment 1); `*out` is its address.
+// Safe to call from many threads at once.
+//
+// # Errors
+// `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`
+// (`bytes` may be NULL only when `len` is 0).
+//
+// # Safety
+// As for `vma_shared_alloc`; `bytes` valid for reads of `len` bytes.
+vma_status vma_shared_alloc_bytes(const vma_shared *s,
+                                  const uint8_t *bytes,
+                                  size_t len,
+                                  uint8_t **out);
+
+// Parses the hex byte string `s` of `len` bytes (the grammar of `vma_alloc_hex`) into a new
+// block; `*out` is its address, `*out_len` (if not NULL) its length. Safe to call from many
+// threads at once.
+//
+// # Errors
+// `VMA_ERR_HEX` (with `vma_last_error_offset`), `VMA_ERR_INVALID_UTF8`,
+// `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// As for `vma_shared_alloc`; `s` valid for reads of `len` bytes; `out_len` NULL or valid
+// for a write.
+vma_status vma_shared_alloc_hex(const vma_shared *sh,
+                                const char *s,
+                                size_t len,
+                                uint8_t **out,
+                                size_t *out_len);
+
+// `*out` = bytes handed out as blocks so far, over all threads (a snapshot while others
+// allocate).
+//
+// # Safety
+// As for `vma_shared_alloc`; `out` NULL or valid for a write.
+vma_status vma_shared_used(const vma_shared *s, size_t *out);
+
+// `*out` = bytes claimed by threads so far (chunks and large blocks), at least
+// `vma_shared_used`.
+//
+// # Safety
+// As for `vma_shared_used`.
+vma_status vma_shared_claimed(const vma_shared *s, size_t *out);
+
+// `*out` = the size of the region in bytes: the most that can be handed out.
+//
+// # Safety
+// As for `vma_shared_used`.
+vma_status vma_shared_size(const vma_shared *s, size_t *out);
+
+// `*out` = bytes of the region backed by memory (committed).
+//
+// # Safety
+// As for `vma_shared_used`.
+vma_status vma_shared_committed(const vma_shared *s, size_t *out);
+
+// Moves the arena back to empty: every block can be handed out again; contents stay,
+// memory stays committed; the threads' chunks are forgotten. No other thread may use the
+// handle during the call, and no block handed out before may be used after it.
+//
+// # Errors
+// `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `s` is NULL or a live handle that no other thread uses during the call.
+vma_status vma_shared_reset(vma_shared *s);
+
 // The status of the last failed call on this thread; `VMA_OK` if none failed yet.
 // Successful calls do not change it.
 vma_status vma_last_error_status(void);
@@ -541,6 +804,118 @@ int32_t vma_last_error_os_code(void);
 // The name of a status as a static NUL-terminated string (`"VMA_ERR_HEX"`), or
 // `"VMA_UNKNOWN_STATUS"` for a value that is none of them. Never NULL.
 const char *vma_status_name(int32_t status);
+
+// Copies the `len` bytes at `s` (any bytes, no NUL among them; no terminator needed) into a
+// new block followed by a NUL: a C string. `*out` is its address; its length is `len + 1`.
+// Unlike `vma_alloc_str`, the bytes need not be UTF-8.
+//
+// # Errors
+// `VMA_ERR_INTERIOR_NUL` with `vma_last_error_offset()` at the first NUL in the input,
+// `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_TOP_BLOCK_OPEN`,
+// `VMA_ERR_NULL_POINTER` (`s` may be NULL only when `len` is 0). Nothing changes then.
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call; `s` valid for reads
+// of `len` bytes; `out` NULL or valid for writing a pointer.
+vma_status vma_alloc_cstr(vma_mallocator *m, const char *s, size_t len, char **out);
+
+// Copies the `len` UTF-16 units at `units` as they are (unpaired surrogates included, as
+// Windows allows; no NUL among them) followed by a NUL unit: a wide string for Windows APIs
+// (`LPCWSTR`). The block is aligned to 2. `*out` is its address, `*out_len` (if not NULL)
+// its length in units, the terminator included (`len + 1`). To encode UTF-8 text as UTF-16,
+// use `vma_alloc_str` with width 2.
+//
+// # Errors
+// `VMA_ERR_INTERIOR_NUL` with `vma_last_error_offset()` at the index (in units) of the first
+// NUL unit, `VMA_ERR_NOT_WRITABLE`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`,
+// `VMA_ERR_TOP_BLOCK_OPEN`, `VMA_ERR_NULL_POINTER` (`units` may be NULL only when `len` is
+// 0). Nothing changes then.
+//
+// # Safety
+// `m` as for `vma_alloc_cstr`; `units` NULL or valid for reads of `len` units, aligned;
+// `out` NULL or valid for writing a pointer; `out_len` NULL or valid for a write.
+vma_status vma_alloc_utf16_units(vma_mallocator *m,
+                                 const uint16_t *units,
+                                 size_t len,
+                                 uint16_t **out,
+                                 size_t *out_len);
+
+// Opens a block at the top of the arena, aligned to `align` (a power of two): it starts
+// empty and grows in place with `vma_top_append` and `vma_top_grow`, never copied, committing
+// pages of a reservation as it grows. `vma_top_finish` keeps it (as if made by one
+// allocation), `vma_top_abandon` gives its memory back. For blocks whose length is not known
+// before they are written: generated code, parsed input, the items of any sequence (Rust's
+// `TopVec` and `alloc_slice_from_iter`).
+//
+// While the block is open, the calls that move the bump pointer (`vma_alloc*`,
+// `vma_reset*`, `vma_rewind`) return `VMA_ERR_TOP_BLOCK_OPEN` and change nothing; the
+// figures, the protection calls, `vma_checkpoint`, `vma_trim` and `vma_free` work as usual.
+//
+// # Errors
+// `VMA_ERR_TOP_BLOCK_OPEN` (one is open already), `VMA_ERR_INVALID_ALIGNMENT`,
+// `VMA_ERR_OUT_OF_MEMORY` (the padding to `align` does not fit), `VMA_ERR_OS`,
+// `VMA_ERR_NULL_POINTER`. Nothing changes then.
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call.
+vma_status vma_top_begin(vma_mallocator *m, size_t align);
+
+// Appends the `len` bytes at `bytes` to the open top block, growing it in place.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NOT_WRITABLE` (a page it would touch is not writable),
+// `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER` (`bytes` may be NULL only
+// when `len` is 0). Nothing changes then: the block keeps what it had, and stays open.
+//
+// # Safety
+// `m` as for `vma_top_begin`; `bytes` valid for reads of `len` bytes.
+vma_status vma_top_append(vma_mallocator *m, const uint8_t *bytes, size_t len);
+
+// Grows the open top block by `len` bytes and stores their address in `*out`, for the
+// caller to write there (e.g. `snprintf` into a block of known bound, then nothing else to
+// copy). Like `vma_alloc`, the bytes are whatever the region holds (zero for memory never
+// handed out before), and their pages are not checked for write access.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_OUT_OF_MEMORY`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+// Nothing changes then, and `*out` is untouched.
+//
+// # Safety
+// `m` as for `vma_top_begin`; `out` NULL or valid for writing a pointer.
+vma_status vma_top_grow(vma_mallocator *m, size_t len, void **out);
+
+// The open top block so far: `*out` = its address, `*out_len` (if not NULL) its length in
+// bytes. The address stays the same as the block grows. Changes nothing.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `m` as for `vma_top_begin`; `out` NULL or valid for writing a pointer; `out_len` NULL or
+// valid for a write.
+vma_status vma_top_block(const vma_mallocator *m, void **out, size_t *out_len);
+
+// Closes the open top block and keeps it, as if made by one allocation: `*out` = its
+// address, `*out_len` (if not NULL) its length. It stays valid like any block. Other
+// allocations may follow.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NULL_POINTER` (the block then stays open).
+//
+// # Safety
+// As for `vma_top_block`.
+vma_status vma_top_finish(vma_mallocator *m, void **out, size_t *out_len);
+
+// Closes the open top block and gives its memory back: the pointer returns to where it
+// was before `vma_top_begin` (alignment padding included). Pointers into the block must
+// not be used after. Contents stay, as with `vma_rewind`.
+//
+// # Errors
+// `VMA_ERR_NO_TOP_BLOCK`, `VMA_ERR_NULL_POINTER`.
+//
+// # Safety
+// `m` as for `vma_top_begin`.
+vma_status vma_top_abandon(vma_mallocator *m);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,6 +14,7 @@ use vmallocator::{CharWidth, Error, Mallocator};
 
 use crate::protect::{protection_from_c, protection_to_c};
 use crate::status::{Failure, call, vma_status};
+use crate::top::TopBlock;
 
 /// An arena: one region of virtual memory and its bump pointer. Opaque; create it with
 /// `vma_create`, `vma_create_with_size` or `vma_builder_build`, release it with `vma_free`.
@@ -21,6 +22,9 @@ use crate::status::{Failure, call, vma_status};
 /// Not thread-safe: one thread at a time may use a handle (it may move between threads).
 pub struct vma_mallocator {
     pub(crate) arena: ManuallyDrop<Mallocator>,
+    /// The block growing at the top while one is open (`vma_top_begin`); the calls that
+    /// move the pointer are refused meanwhile.
+    pub(crate) top: Option<TopBlock>,
 }
 
 static LIVE: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
@@ -35,6 +39,7 @@ fn live() -> MutexGuard<'static, BTreeSet<usize>> {
 pub(crate) fn hand_out(arena: Mallocator, out: &mut *mut vma_mallocator) {
     let handle = Box::into_raw(Box::new(vma_mallocator {
         arena: ManuallyDrop::new(arena),
+        top: None,
     }));
     live().insert(handle as usize);
     *out = handle;
@@ -62,6 +67,54 @@ pub(crate) unsafe fn arena_mut<'a>(m: *mut vma_mallocator) -> Result<&'a mut Mal
     // SAFETY: as in `arena`; the caller's exclusive use of the handle makes `&mut` sound.
     match unsafe { m.as_mut() } {
         Some(handle) => Ok(&mut handle.arena),
+        None => Err(Failure::Null("the handle")),
+    }
+}
+
+/// The handle itself, mutably, or `VMA_ERR_NULL_POINTER`.
+///
+/// # Safety
+/// `m` is NULL or a live handle that no other thread uses during the call.
+#[inline(always)]
+pub(crate) unsafe fn handle_mut<'a>(
+    m: *mut vma_mallocator,
+) -> Result<&'a mut vma_mallocator, Failure> {
+    // SAFETY: as in `arena_mut`.
+    unsafe { m.as_mut() }.ok_or(Failure::Null("the handle"))
+}
+
+/// The arena behind a handle, for a call that moves the bump pointer (`call` names it in
+/// the message): `VMA_ERR_TOP_BLOCK_OPEN` while a top block is open, `VMA_ERR_NULL_POINTER`
+/// for NULL.
+///
+/// # Safety
+/// `m` is NULL or a live handle that no other thread uses during the call.
+#[inline(always)]
+pub(crate) unsafe fn mover<'a>(
+    m: *const vma_mallocator,
+    call: &'static str,
+) -> Result<&'a Mallocator, Failure> {
+    // SAFETY: as in `arena`.
+    match unsafe { m.as_ref() } {
+        Some(vma_mallocator { top: None, arena }) => Ok(arena),
+        Some(_) => Err(Failure::TopBlockOpen(call)),
+        None => Err(Failure::Null("the handle")),
+    }
+}
+
+/// [`mover`], mutably.
+///
+/// # Safety
+/// As for [`mover`].
+#[inline(always)]
+pub(crate) unsafe fn mover_mut<'a>(
+    m: *mut vma_mallocator,
+    call: &'static str,
+) -> Result<&'a mut Mallocator, Failure> {
+    // SAFETY: as in `arena_mut`.
+    match unsafe { m.as_mut() } {
+        Some(vma_mallocator { top: None, arena }) => Ok(arena),
+        Some(_) => Err(Failure::TopBlockOpen(call)),
         None => Err(Failure::Null("the handle")),
     }
 }
@@ -239,7 +292,7 @@ pub unsafe extern "C" fn vma_alloc(
 ) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        let (arena, out) = unsafe { (arena(m)?, out_param(out, "out")?) };
+        let (arena, out) = unsafe { (mover(m, "vma_alloc")?, out_param(out, "out")?) };
         *out = arena.alloc(size, align)?.as_ptr().cast();
         Ok(())
     })
@@ -265,7 +318,7 @@ pub unsafe extern "C" fn vma_alloc_bytes(
         // SAFETY: forwarded from the caller.
         let (arena, bytes, out) = unsafe {
             (
-                arena(m)?,
+                mover(m, "vma_alloc_bytes")?,
                 input(bytes, len, "bytes")?,
                 out_param(out, "out")?,
             )
@@ -299,7 +352,13 @@ pub unsafe extern "C" fn vma_alloc_str(
 ) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        let (arena, s, out) = unsafe { (arena(m)?, text(s, len, "s")?, out_param(out, "out")?) };
+        let (arena, s, out) = unsafe {
+            (
+                mover(m, "vma_alloc_str")?,
+                text(s, len, "s")?,
+                out_param(out, "out")?,
+            )
+        };
         let width = match width {
             1 => CharWidth::U8,
             2 => CharWidth::U16,
@@ -341,7 +400,13 @@ pub unsafe extern "C" fn vma_alloc_hex(
 ) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        let (arena, s, out) = unsafe { (arena(m)?, text(s, len, "s")?, out_param(out, "out")?) };
+        let (arena, s, out) = unsafe {
+            (
+                mover(m, "vma_alloc_hex")?,
+                text(s, len, "s")?,
+                out_param(out, "out")?,
+            )
+        };
         let block = arena.alloc_hex(s)?;
         *out = block.as_mut_ptr();
         // SAFETY: `out_len` is NULL or valid for a write, as the caller promises.

@@ -16,9 +16,16 @@
 //! never moves. Strings returned by `vma_last_error_message` live until the next failing call
 //! on the same thread.
 //!
-//! **Threads.** A handle is used by one thread at a time; it may move between threads.
-//! Concurrent calls on one handle are undefined behaviour. Different handles are
-//! independent.
+//! **Threads.** A `vma_mallocator*` is used by one thread at a time; it may move between
+//! threads. Concurrent calls on one handle are undefined behaviour. Different handles are
+//! independent. The thread-safe arena is a handle type of its own, `vma_shared*`
+//! (`SharedArena`): its allocation calls and figures run on many threads at once.
+//!
+//! **What maps how.** A block growing at the top (`TopVec`) is state kept in the handle
+//! (`vma_top_*`), refusing the calls that move the pointer while it is open; nested scopes
+//! are checkpoints (`vma_checkpoint` / `vma_rewind`); `Block` handles are addresses checked
+//! against the arena (`vma_*_addr`, `vma_function`); of the typed calls, the foreign strings
+//! (`vma_alloc_cstr`, `vma_alloc_utf16_units`). Generic typed values stay in Rust.
 //!
 //! **Double free.** `vma_free` of a handle that is no longer live is detected
 //! (`VMA_ERR_INVALID_HANDLE`) unless a new arena got the same address in between; any other
@@ -28,15 +35,22 @@
 
 mod arena;
 mod builder;
+mod code;
 mod protect;
 mod reuse;
+mod shared;
 mod status;
+mod strings;
+mod top;
 
 pub use arena::*;
 pub use builder::*;
+pub use code::*;
 pub use protect::*;
 pub use reuse::*;
+pub use shared::*;
 pub use status::{
     vma_last_error_message, vma_last_error_offset, vma_last_error_os_code, vma_last_error_status,
     vma_status, vma_status_name,
 };
+pub use top::*;

@@ -5,7 +5,7 @@ use core::ops::Range;
 
 use vmallocator::{Error, Mallocator, Protection};
 
-use crate::arena::{arena, arena_mut, out_param, vma_mallocator};
+use crate::arena::{arena, arena_mut, mover_mut, out_param, vma_mallocator};
 use crate::status::{Failure, call, vma_status};
 
 /// No access: any touch faults (`PROT_NONE` / `PAGE_NOACCESS`).
@@ -107,10 +107,13 @@ pub unsafe extern "C" fn vma_protect(
 }
 
 /// Publishes code in `[offset, offset + len)`: its pages become read+execute and the
-/// instruction cache is made coherent. Then call the code through a function pointer.
+/// instruction cache is made coherent. Then call the code through a function pointer
+/// (`vma_function` checks one). **Sealing:** when the bump pointer lies inside a page
+/// published, it moves to the next page boundary, so the next block starts on a fresh page.
 ///
 /// # Errors
-/// `VMA_ERR_OUT_OF_RANGE`, `VMA_ERR_OS`, `VMA_ERR_NULL_POINTER`.
+/// `VMA_ERR_OUT_OF_RANGE`, `VMA_ERR_TOP_BLOCK_OPEN` (sealing would move the pointer under
+/// the open block), `VMA_ERR_OS`, `VMA_ERR_UNSUPPORTED`, `VMA_ERR_NULL_POINTER`.
 ///
 /// # Safety
 /// As for `vma_set_protection`.
@@ -122,7 +125,7 @@ pub unsafe extern "C" fn vma_publish(
 ) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        let arena = unsafe { arena_mut(m) }?;
+        let arena = unsafe { mover_mut(m, "vma_publish") }?;
         let r = range(arena, offset, len)?;
         arena.publish(r)?;
         Ok(())

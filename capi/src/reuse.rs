@@ -4,7 +4,7 @@ use core::mem::{align_of, size_of};
 
 use vmallocator::Checkpoint;
 
-use crate::arena::{arena, arena_mut, out_param, vma_mallocator};
+use crate::arena::{arena, arena_mut, mover_mut, out_param, vma_mallocator};
 use crate::status::{Failure, call, vma_status};
 
 /// A saved bump pointer, to return to with `vma_rewind`. Plain data, copyable; fill it only
@@ -45,7 +45,7 @@ impl vma_checkpoint_t {
 pub unsafe extern "C" fn vma_reset(m: *mut vma_mallocator) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        unsafe { arena_mut(m) }?.reset();
+        unsafe { mover_mut(m, "vma_reset") }?.reset();
         Ok(())
     })
 }
@@ -61,7 +61,7 @@ pub unsafe extern "C" fn vma_reset(m: *mut vma_mallocator) -> vma_status {
 pub unsafe extern "C" fn vma_reset_zeroed(m: *mut vma_mallocator) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        unsafe { arena_mut(m) }?.reset_zeroed()?;
+        unsafe { mover_mut(m, "vma_reset_zeroed") }?.reset_zeroed()?;
         Ok(())
     })
 }
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn vma_reset_zeroed(m: *mut vma_mallocator) -> vma_status 
 pub unsafe extern "C" fn vma_reset_decommit(m: *mut vma_mallocator) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        unsafe { arena_mut(m) }?.reset_decommit()?;
+        unsafe { mover_mut(m, "vma_reset_decommit") }?.reset_decommit()?;
         Ok(())
     })
 }
@@ -133,7 +133,7 @@ pub unsafe extern "C" fn vma_rewind(
 ) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
-        let (arena, cp) = unsafe { (arena_mut(m)?, checkpoint.as_ref()) };
+        let (arena, cp) = unsafe { (mover_mut(m, "vma_rewind")?, checkpoint.as_ref()) };
         let cp = cp.ok_or(Failure::Null("the checkpoint"))?;
         arena.rewind(cp.get())?;
         Ok(())

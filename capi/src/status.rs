@@ -63,6 +63,23 @@ pub enum vma_status {
     VMA_ERR_NO_FREE_SPACE_NEAR = 24,
     /// Virtual memory is not available on this target.
     VMA_ERR_UNSUPPORTED = 25,
+    /// A call that moves the bump pointer (an allocation, a reset, a rewind) while a top
+    /// block is open on the handle: finish or abandon it first (`vma_top_finish`,
+    /// `vma_top_abandon`).
+    VMA_ERR_TOP_BLOCK_OPEN = 26,
+    /// A `vma_top_*` call with no top block open (`vma_top_begin` opens one).
+    VMA_ERR_NO_TOP_BLOCK = 27,
+    /// Bytes given as a block (an address and a length) that do not lie in the part of this
+    /// arena handed out so far, or an empty block where code was expected.
+    VMA_ERR_NOT_IN_ARENA = 28,
+    /// Code asked for as a function lies on a page without execute access (not published,
+    /// or made writable since).
+    VMA_ERR_NOT_EXECUTABLE = 29,
+    /// Guard pages whose size overflows the address space.
+    VMA_ERR_GUARD_PAGES_OVERFLOW = 30,
+    /// A block handle of another arena (Rust's `Block`; not reachable from C, where blocks
+    /// are addresses checked against the arena).
+    VMA_ERR_FOREIGN_BLOCK = 31,
     /// An error this version of the C ABI does not name yet; the message says what.
     VMA_ERR_OTHER = 99,
 }
@@ -73,9 +90,15 @@ pub(crate) enum Failure {
     Lib(Error),
     Null(&'static str),
     InvalidArgument(String),
-    InvalidUtf8 { offset: usize },
+    InvalidUtf8 {
+        offset: usize,
+    },
     InvalidHandle,
     Panic(String),
+    /// The call (named) that was refused because a top block is open.
+    TopBlockOpen(&'static str),
+    /// The `vma_top_*` call (named) that found no top block open.
+    NoTopBlock(&'static str),
 }
 
 impl From<Error> for Failure {
@@ -106,6 +129,8 @@ impl Failure {
             Failure::InvalidUtf8 { .. } => VMA_ERR_INVALID_UTF8,
             Failure::InvalidHandle => VMA_ERR_INVALID_HANDLE,
             Failure::Panic(_) => VMA_ERR_PANIC,
+            Failure::TopBlockOpen(_) => VMA_ERR_TOP_BLOCK_OPEN,
+            Failure::NoTopBlock(_) => VMA_ERR_NO_TOP_BLOCK,
             Failure::Lib(e) => match e {
                 Error::ZeroSize => VMA_ERR_ZERO_SIZE,
                 Error::SizeOverflow { .. } => VMA_ERR_SIZE_OVERFLOW,
@@ -123,6 +148,10 @@ impl Failure {
                 Error::AddressInUse { .. } => VMA_ERR_ADDRESS_IN_USE,
                 Error::NoFreeSpaceNear { .. } => VMA_ERR_NO_FREE_SPACE_NEAR,
                 Error::Unsupported => VMA_ERR_UNSUPPORTED,
+                Error::NotInArena { .. } => VMA_ERR_NOT_IN_ARENA,
+                Error::NotExecutable { .. } => VMA_ERR_NOT_EXECUTABLE,
+                Error::GuardPagesOverflow { .. } => VMA_ERR_GUARD_PAGES_OVERFLOW,
+                Error::ForeignBlock => VMA_ERR_FOREIGN_BLOCK,
                 _ => VMA_ERR_OTHER,
             },
         }
@@ -139,6 +168,13 @@ impl Failure {
             Failure::Panic(what) => format!("internal error (a panic, caught): {what}"),
             Failure::InvalidHandle => {
                 "the handle is not a live arena (freed already, or never created)".to_owned()
+            }
+            Failure::TopBlockOpen(call) => format!(
+                "{call}: a top block is open on this arena; finish it (vma_top_finish) or \
+                 abandon it (vma_top_abandon) first"
+            ),
+            Failure::NoTopBlock(call) => {
+                format!("{call}: no top block is open on this arena (vma_top_begin opens one)")
             }
         }
     }
@@ -248,7 +284,7 @@ pub extern "C" fn vma_last_error_os_code() -> i32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn vma_status_name(status: i32) -> *const c_char {
     use vma_status::*;
-    const NAMES: [(vma_status, &core::ffi::CStr); 23] = [
+    const NAMES: [(vma_status, &core::ffi::CStr); 29] = [
         (VMA_OK, c"VMA_OK"),
         (VMA_ERR_NULL_POINTER, c"VMA_ERR_NULL_POINTER"),
         (VMA_ERR_INVALID_ARGUMENT, c"VMA_ERR_INVALID_ARGUMENT"),
@@ -271,6 +307,15 @@ pub extern "C" fn vma_status_name(status: i32) -> *const c_char {
         (VMA_ERR_ADDRESS_IN_USE, c"VMA_ERR_ADDRESS_IN_USE"),
         (VMA_ERR_NO_FREE_SPACE_NEAR, c"VMA_ERR_NO_FREE_SPACE_NEAR"),
         (VMA_ERR_UNSUPPORTED, c"VMA_ERR_UNSUPPORTED"),
+        (VMA_ERR_TOP_BLOCK_OPEN, c"VMA_ERR_TOP_BLOCK_OPEN"),
+        (VMA_ERR_NO_TOP_BLOCK, c"VMA_ERR_NO_TOP_BLOCK"),
+        (VMA_ERR_NOT_IN_ARENA, c"VMA_ERR_NOT_IN_ARENA"),
+        (VMA_ERR_NOT_EXECUTABLE, c"VMA_ERR_NOT_EXECUTABLE"),
+        (
+            VMA_ERR_GUARD_PAGES_OVERFLOW,
+            c"VMA_ERR_GUARD_PAGES_OVERFLOW",
+        ),
+        (VMA_ERR_FOREIGN_BLOCK, c"VMA_ERR_FOREIGN_BLOCK"),
         (VMA_ERR_OTHER, c"VMA_ERR_OTHER"),
     ];
     NAMES

@@ -6,7 +6,7 @@ using System.Runtime.InteropServices;
 using Vmallocator;
 using P = Vmallocator.VirtualAlloc.MemoryProtectionConstants;
 
-static class Tests
+static partial class Tests
 {
     static int checks, failures;
 
@@ -138,7 +138,8 @@ static class Tests
             ulong code = m.AllocByteStr("b8 2a 00 00 00  ; mov eax, 42\nc3  ; ret", out len);
             m.Publish(start, len);
             Check(m.ProtectionAt(start) == P.PAGE_EXECUTE_READ, "published pages are read+execute");
-            Fails(MallocatorStatus.NotWritable, () => m.AllocBytes(new byte[] { 0x90 }), "published pages are not writable");
+            Check(m.Used == start + Page && m.Protection == null, "publishing seals the page; the region is mixed");
+            Check(m.AllocBytes(new byte[] { 0x90 }) == code + Page, "the next block starts on a fresh page");
             if (X86_64)
             {
                 var f = (Answer)Marshal.GetDelegateForFunctionPointer(new IntPtr((long)code), typeof(Answer));
@@ -199,7 +200,12 @@ static class Tests
         {
             Check(m.HugePages == HugePages.Transparent || m.HugePages == HugePages.Off, "huge pages");
         }
-        Fails(MallocatorStatus.InvalidOptions, () => new Mallocator(new MallocatorOptions { Reserve = 1UL << 20, GuardPagesAfter = 1 }), "reserve + guard pages");
+        using (var m = new Mallocator(new MallocatorOptions { Reserve = 1UL << 20, GuardPagesAfter = 1 }))
+        {
+            Check(m.Reserved == 1UL << 20, "reserve + guard pages");
+        }
+        Fails(MallocatorStatus.InvalidOptions, () => new Mallocator(new MallocatorOptions { Reserve = 1UL << 20, Size = 2UL << 20 }), "size above the reservation");
+        Fails(MallocatorStatus.GuardPagesOverflow, () => new Mallocator(new MallocatorOptions { Size = Page, GuardPagesBefore = ulong.MaxValue / 2 }), "guard pages overflowing");
         Throws<ArgumentNullException>(() => new Mallocator(null), "null options");
         using (var taken = new Mallocator())
         {
@@ -248,6 +254,10 @@ static class Tests
         Reuse();
         Options();
         Finalizer();
+        Blocks();
+        Strings();
+        Shared();
+        Code();
         if (failures != 0)
         {
             Console.Error.WriteLine("C# tests: " + failures + " of " + checks + " checks FAILED");
