@@ -159,6 +159,11 @@ struct Model {
     high: usize,
     /// The highest pointer since the memory last read as all zero.
     dirty: usize,
+    /// The most the arena's own record of that may be: `alloc_hex` and `alloc_str` decode
+    /// into an upper-bound block and count all of it as written, and a page sealed by
+    /// `publish` counts as handed out. `reset_zeroed` refuses non-writable pages anywhere
+    /// below the arena's record, so between `dirty` and `dirty_hi` either outcome is right.
+    dirty_hi: usize,
     /// The protection of each page.
     prots: Vec<Protection>,
     /// What each byte of the region reads as.
@@ -220,6 +225,7 @@ impl Harness {
             committed: m.committed(),
             high: 0,
             dirty: 0,
+            dirty_hi: 0,
             prots: vec![protection; n],
             mem: vec![0; n * p],
         };
@@ -309,6 +315,15 @@ impl State {
         }
         self.model.used = end;
         self.model.dirty = self.model.dirty.max(end);
+        self.model.dirty_hi = self.model.dirty_hi.max(end);
+    }
+
+    /// After `alloc_hex` or `alloc_str` from `used_before`: the arena may have counted an
+    /// upper-bound block of `bound` bytes (padding included) as written, within what is
+    /// committed.
+    fn may_have_written(&mut self, used_before: usize, bound: usize) {
+        let end = used_before.saturating_add(bound).min(self.model.committed);
+        self.model.dirty_hi = self.model.dirty_hi.max(end);
     }
 
     fn lower_to(&mut self, used: usize) {
@@ -429,6 +444,8 @@ impl State {
                 ok
             }
             Op::Str(text, width) => {
+                let unit = width.unit_size();
+                self.may_have_written(self.model.used, (text.len() + 2) * unit);
                 let want = expect_str(self, &text, width);
                 let ok = want.is_ok();
                 let got = m.alloc_str(&text, width);
@@ -437,6 +454,7 @@ impl State {
                 ok
             }
             Op::Hex(text) => {
+                self.may_have_written(self.model.used, text.len() / 2);
                 let want =
                     hex::decode(&text).and_then(|b| self.expect_write(b.len(), 1).map(|s| (s, b)));
                 let ok = want.is_ok();
@@ -484,31 +502,37 @@ impl State {
                 true
             }
             Op::ResetZeroed => {
-                let dirty = self
-                    .model
-                    .dirty
-                    .max(self.model.used)
-                    .min(self.model.committed);
+                let top = |d: usize| d.max(self.model.used).min(self.model.committed);
+                let (dirty, dirty_hi) = (top(self.model.dirty), top(self.model.dirty_hi));
                 let got = m.reset_zeroed();
-                match self.writable(0, dirty) {
+                let refused = match self.writable(0, dirty) {
                     Some(protection) if dirty != 0 => {
                         assert_eq!(got, Err(Error::NotWritable { protection }));
-                        false
-                    }
-                    _ => {
-                        assert_eq!(got, Ok(()));
-                        self.lower_to(0);
-                        self.model.mem.fill(0);
-                        self.model.dirty = 0;
                         true
                     }
+                    _ => match (self.writable(0, dirty_hi), got) {
+                        (Some(_), Err(Error::NotWritable { .. })) if dirty_hi != 0 => true,
+                        (_, got) => {
+                            assert_eq!(got, Ok(()));
+                            false
+                        }
+                    },
+                };
+                if refused {
+                    return false;
                 }
+                self.lower_to(0);
+                self.model.mem.fill(0);
+                self.model.dirty = 0;
+                self.model.dirty_hi = 0;
+                true
             }
             Op::ResetDecommit => {
                 m.reset_decommit().expect("reset_decommit");
                 self.lower_to(0);
                 self.model.mem.fill(0);
                 self.model.dirty = 0;
+                self.model.dirty_hi = 0;
                 self.model.committed = 0;
                 true
             }
@@ -519,6 +543,7 @@ impl State {
                     self.model.mem[keep..].fill(0);
                     self.model.committed = keep;
                     self.model.dirty = self.model.dirty.min(keep);
+                    self.model.dirty_hi = self.model.dirty_hi.min(keep);
                 }
                 true
             }
@@ -542,6 +567,7 @@ impl State {
                     let (start, end) = (range.0 / p * p, range.1.div_ceil(p) * p);
                     if used % p != 0 && start <= used && used < end {
                         self.model.used = used.next_multiple_of(p);
+                        self.model.dirty_hi = self.model.dirty_hi.max(self.model.used);
                     }
                 }
                 ok
