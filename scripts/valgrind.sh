@@ -20,8 +20,9 @@ valgrind --version
 
 export VMALLOCATOR_VALGRIND=1
 export VMALLOCATOR_TEST_SCALE=${VMALLOCATOR_TEST_SCALE:-0.02}
-# The test binaries of the library and its integration tests, as cargo names them.
-mapfile -t bins < <(cargo test --no-run --message-format=json 2>/dev/null |
+# The test binaries of the library, its integration tests and examples, as cargo names them
+# (the C ABI crate has its own valgrind run in scripts/capi-test.sh).
+mapfile -t bins < <(cargo test -p vmallocator --no-run --message-format=json 2>/dev/null |
   grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
 [ ${#bins[@]} -gt 0 ] || { echo "no test binaries found"; exit 1; }
 

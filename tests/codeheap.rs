@@ -128,7 +128,9 @@ fn a_growing_heap_stays_near_its_anchor() {
     assert_eq!((m.committed(), m.size()), (0, 1 << 30));
     let mut fns = Vec::new();
     let mut commits = vec![m.committed()];
-    for i in 0..scaled(200) {
+    // Each function takes a page of its own (publishing seals it): at least 4 steps' worth,
+    // whatever the scale.
+    for i in 0..scaled(200).max(80) {
         // Data between functions, so the heap crosses several commit steps.
         m.alloc_bytes(&vec![0xcc; page_size() / 2]).unwrap();
         let code = m.alloc_bytes(&return_imm(value(i))).unwrap();
