@@ -37,7 +37,7 @@ WORK=${CROSS_WORK:-$ROOT/target/cross}
 # --show-output: the tests print what a platform cannot do (a skip, a huge-page fallback);
 # those lines are collected into the summary.
 read -r -a TEST_ARGS <<<"${CROSS_TEST_ARGS:---show-output}"
-# Emulated runs do the heavy tests at a fifth of their size (DECISIONS: the scale setting).
+# Emulated runs do the heavy tests (VMALLOCATOR_TEST_SCALE) at a fifth of their size.
 export VMALLOCATOR_TEST_SCALE=${VMALLOCATOR_TEST_SCALE:-0.2}
 WIN=x86_64-pc-windows-gnu
 ARM=aarch64-unknown-linux-gnu
