@@ -131,10 +131,9 @@ impl<'a> Scope<'a> {
         // Only ever down: should the pointer have gone below `start` meanwhile, there is
         // nothing above it to rewind.
         if start < self.arena.ptr_addr() {
-            // SAFETY: `start` lies in `[base, ptr)`. Every block above it was made through
-            // the inner scope (`self` is mutably borrowed meanwhile, and the scope is the
-            // only way into the arena), and those blocks have the inner scope's lifetime,
-            // which `R` cannot name: they are dead now.
+            // SAFETY: `start` is in `[base, ptr)`; every block above it came from the inner
+            // scope (`self` is mutably borrowed meanwhile) and has its lifetime, which `R`
+            // cannot name: they are dead now.
             unsafe { self.arena.lower_to_unchecked(start) };
         }
         result
@@ -263,10 +262,9 @@ impl<'g> ScopeGuard<'g> {
     /// Rewinds the arena to where it was when the guard was made; the guard stays usable.
     pub fn reset(&mut self) {
         if self.start < self.arena.ptr_addr() {
-            // SAFETY: `start` lies in `[base, ptr)`. Every block above it was made through
-            // a `Scope` borrowed from this guard (the arena or outer scope is borrowed by
-            // the guard, and nothing else reaches it), and `&mut self` means every such
-            // borrow, and with it every block, has ended.
+            // SAFETY: `start` is in `[base, ptr)`; every block above it came from a `Scope`
+            // borrowed from this guard (nothing else reaches the arena), and `&mut self`
+            // means every such borrow, and so every block, has ended.
             unsafe { self.arena.lower_to_unchecked(self.start) };
         }
     }

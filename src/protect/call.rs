@@ -84,10 +84,9 @@ impl Mallocator {
             return Err(Error::NotWritable { protection });
         }
         let ptr = self.base().as_ptr().with_addr(base + start);
-        // SAFETY: `[start, end)` lies below the bump pointer, so inside the committed part of
-        // the region, and its pages are writable (write implies read); `&mut self` means no
-        // reference handed out earlier is alive. `MaybeUninit<u8>` has no validity
-        // requirement, so any byte there is a valid value.
+        // SAFETY: `[start, end)` is below the pointer (committed), its pages writable and
+        // readable; `&mut self`: no earlier reference is alive; any byte is a valid
+        // `MaybeUninit<u8>`.
         Ok(unsafe { slice::from_raw_parts_mut(ptr.cast::<MaybeUninit<u8>>(), end - start) })
     }
 
