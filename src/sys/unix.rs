@@ -66,7 +66,7 @@ pub(crate) unsafe fn map(
         not(any(target_os = "linux", all(target_os = "macos", target_arch = "aarch64"))),
         allow(unused_mut)
     )]
-    let mut flags = MapFlags::PRIVATE;
+    let mut flags = private_flags();
     let hint = match place {
         Place::Anywhere => 0,
         Place::Exact(addr) => {
@@ -118,13 +118,27 @@ pub(crate) fn jit_write_protect(executable: bool) {
     unsafe { libc::pthread_jit_write_protect_np(i32::from(executable)) }
 }
 
-/// Flags for address space that is reserved but not committed: no access, and (where the
-/// OS has the flag) no swap space set aside for it.
-fn reserve_flags() -> MapFlags {
+/// Flags for a fresh private mapping: `MAP_PRIVATE`, and `MAP_NORESERVE` where the OS has
+/// it.
+///
+/// `MAP_NORESERVE` keeps a new region from merging with a writable anonymous neighbour
+/// (say, the C library's data) into one kernel mapping: their flags then differ. Merged, the
+/// region shares the neighbour's reverse-map chain, and every later `mprotect` that splits
+/// or joins the region's pages (publishing code page by page) costs the kernel about a
+/// third more (`bench/benches/publish.rs`). It changes no accounting under strict
+/// overcommit (`vm.overcommit_memory = 2` ignores the flag); under the default heuristic it
+/// skips the one-off size check at map time, as reservations already do.
+fn private_flags() -> MapFlags {
     #[cfg(not(target_os = "freebsd"))]
     return MapFlags::PRIVATE | MapFlags::NORESERVE;
     #[cfg(target_os = "freebsd")]
     return MapFlags::PRIVATE;
+}
+
+/// Flags for address space that is reserved but not committed: no access, and (where the
+/// OS has the flag) no swap space set aside for it.
+fn reserve_flags() -> MapFlags {
+    private_flags()
 }
 
 /// Reserves `len` bytes of address space with no access (`mmap(2)` with `PROT_NONE` and
