@@ -1,16 +1,16 @@
-//! The protection of each run of pages of a region: an interval map kept as a `BTreeMap`
-//! of run starts, the first run held apart so a region of one protection needs no heap
-//! allocation at all (an empty `BTreeMap` allocates nothing).
+//! The protection of each run of pages of a region: an interval map kept as a sorted map
+//! of run starts ([`Runs`]), the first run held apart so a region of one protection needs
+//! no heap allocation at all (an empty map allocates nothing).
 //!
-//! A change costs O(log N) for N runs whatever the order of changes: two lookups for the
-//! neighbours, the removal of the run starts inside the range (each paid for by the change
-//! that made it), at most two insertions. A change of the whole region, or one that changes
-//! nothing in a uniform region, touches no tree at all.
+//! A change costs two lookups for the neighbours (binary searches), the removal of the run
+//! starts inside the range (each paid for by the change that made it) and at most two
+//! insertions, whatever the order of changes. A change of the whole region, or one that
+//! changes nothing in a uniform region, touches no map at all.
 #![forbid(unsafe_code)]
 
 use core::fmt;
-use std::collections::BTreeMap;
 
+use super::runs::Runs;
 use crate::Protection;
 
 /// Runs of pages with one protection. The first run starts at 0 with `first`; `rest` maps
@@ -19,7 +19,7 @@ use crate::Protection;
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct ProtMap {
     first: Protection,
-    rest: BTreeMap<usize, Protection>,
+    rest: Runs,
     size: usize,
 }
 
@@ -28,7 +28,7 @@ impl ProtMap {
     pub(crate) const fn new(size: usize, protection: Protection) -> Self {
         ProtMap {
             first: protection,
-            rest: BTreeMap::new(),
+            rest: Runs::new(),
             size,
         }
     }
@@ -46,21 +46,14 @@ impl ProtMap {
     #[inline]
     pub(crate) fn run(&self, offset: usize) -> (usize, usize, Protection) {
         let (start, p) = self.start_of(offset);
-        let end = self
-            .rest
-            .range(offset + 1..)
-            .next()
-            .map_or(self.size, |(&s, _)| s);
+        let end = self.rest.next_gt(offset).unwrap_or(self.size);
         (start, end, p)
     }
 
     /// The start and protection of the run holding `offset` (`offset < size`).
     #[inline]
     fn start_of(&self, offset: usize) -> (usize, Protection) {
-        self.rest
-            .range(..=offset)
-            .next_back()
-            .map_or((0, self.first), |(&s, &p)| (s, p))
+        self.rest.prev_le(offset).unwrap_or((0, self.first))
     }
 
     /// The protection of the whole region when it is uniform.
@@ -133,46 +126,9 @@ impl ProtMap {
 
     #[inline(never)]
     fn set_slow(&mut self, start: usize, end: usize, protection: Protection) {
-        // One walk down from `end`: the run holding `end` (resumed after the range), the run
-        // starts inside `[start, end]` (they give way), and the run holding `start - 1`.
-        let mut inside = [0usize; 4];
-        let mut n_inside = 0;
-        let mut after = None;
-        let mut before = self.first;
-        for (i, (&s, &p)) in self.rest.range(..=end).rev().enumerate() {
-            if i == 0 {
-                after = Some(p);
-            }
-            if s < start {
-                before = p;
-                break;
-            }
-            if n_inside < inside.len() {
-                inside[n_inside] = s;
-            }
-            n_inside += 1;
-        }
-        let after = (end < self.size).then(|| after.unwrap_or(self.first));
-        if n_inside <= inside.len() {
-            for s in &inside[..n_inside] {
-                self.rest.remove(s);
-            }
-        } else {
-            // Many runs inside: each removal was paid for by the change that made its run.
-            while let Some((&s, _)) = self.rest.range(start..=end).next() {
-                self.rest.remove(&s);
-            }
-        }
-        if start == 0 {
-            self.first = protection;
-        } else if before != protection {
-            self.rest.insert(start, protection);
-        }
-        if let Some(a) = after
-            && a != protection
-        {
-            self.rest.insert(end, a);
-        }
+        self.first = self
+            .rest
+            .assign(self.first, self.size, start, end, protection);
     }
 }
 
@@ -187,7 +143,7 @@ impl fmt::Debug for ProtMap {
         let mut runs = f.debug_map();
         runs.entry(&format_args!("{:#x}", 0), &self.first);
         for (start, p) in self.rest.iter().take(SHOWN - 1) {
-            runs.entry(&format_args!("{start:#x}"), p);
+            runs.entry(&format_args!("{start:#x}"), &p);
         }
         if self.runs() > SHOWN {
             runs.entry(
@@ -209,7 +165,7 @@ mod tests {
 
     fn runs(m: &ProtMap) -> Vec<(usize, Protection)> {
         core::iter::once((0, m.first))
-            .chain(m.rest.iter().map(|(&s, &p)| (s, p)))
+            .chain(m.rest.iter())
             .collect()
     }
 
@@ -239,29 +195,50 @@ mod tests {
         assert_eq!(format!("{m:?}"), "{0x0: READ_EXECUTE, 0x1: READ}");
     }
 
-    /// Against a model of one protection per unit, over many random changes.
-    #[test]
-    fn map_matches_a_model() {
-        let size = 40;
+    /// Against a model of one protection per unit, over many random changes of at most
+    /// `max_len` units (all when 0), checking every unit each `every` changes.
+    fn against_model(size: usize, max_len: usize, changes: usize, every: usize) {
         let all = [RW, RX, R, Protection::NONE];
         let mut m = ProtMap::new(size, RW);
         let mut model = vec![RW; size];
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..20_000 {
+        for step in 0..changes {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             let a = (x % size as u64) as usize;
-            let b = ((x >> 16) % size as u64) as usize;
-            let (start, end) = (a.min(b), a.max(b) + 1);
+            let (start, end) = if max_len == 0 {
+                let b = ((x >> 16) % size as u64) as usize;
+                (a.min(b), a.max(b) + 1)
+            } else {
+                (a, (a + 1 + (x >> 16) as usize % max_len).min(size))
+            };
             let p = all[(x >> 32) as usize % 4];
             m.set(start, end, p);
             model[start..end].fill(p);
-            for (i, &want) in model.iter().enumerate() {
-                assert_eq!(m.at(i), want);
+            if step % every == 0 {
+                for (i, &want) in model.iter().enumerate() {
+                    assert_eq!(m.at(i), want);
+                }
+                let model_runs = 1 + model.windows(2).filter(|w| w[0] != w[1]).count();
+                assert_eq!(m.runs(), model_runs, "runs must stay merged");
+                let (s, e, p) = m.run(a);
+                assert!(s <= a && a < e && model[s..e].iter().all(|&q| q == p));
+                assert!(s == 0 || model[s - 1] != p);
+                assert!(e == size || model[e] != p);
             }
-            let model_runs = 1 + model.windows(2).filter(|w| w[0] != w[1]).count();
-            assert_eq!(m.runs(), model_runs, "runs must stay merged");
         }
+    }
+
+    #[test]
+    fn map_matches_a_model() {
+        against_model(40, 0, 20_000, 1);
+    }
+
+    /// Thousands of runs: the sorted map splits and merges many blocks.
+    #[test]
+    fn map_matches_a_model_with_many_runs() {
+        against_model(5_000, 3, 60_000, 500);
+        against_model(5_000, 200, 20_000, 200);
     }
 }

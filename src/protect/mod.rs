@@ -1,8 +1,9 @@
 //! Protection of page ranges: changing it, asking for it, and publishing code (W^X).
 //!
 //! The [`Mallocator`] keeps an interval map of protections ([`map::ProtMap`]), one entry
-//! per run of pages with the same protection: a change costs two binary searches, and a
-//! region of one protection needs no heap allocation. A flag says whether the whole region
+//! per run of pages with the same protection, in a two-level sorted array ([`runs`]): a
+//! change costs a lookup (none when it lands in the block of the change before) and a
+//! splice of at most two entries, and a region of one protection needs no heap allocation. A flag says whether the whole region
 //! is writable, so the write helpers pay nothing for the map until a page is made
 //! non-writable. In a reservation that commits lazily, changes to pages not committed yet
 //! are only recorded; committing them applies the recorded protection.
@@ -17,6 +18,7 @@ use crate::{Error, Mallocator, Protection, icache};
 mod block;
 mod call;
 mod map;
+mod runs;
 
 pub use block::{Block, ByteRange};
 pub use call::FnPtr;
