@@ -2,10 +2,10 @@
 //! of run starts ([`Runs`]), the first run held apart so a region of one protection needs
 //! no heap allocation at all (an empty map allocates nothing).
 //!
-//! A change costs two lookups for the neighbours (binary searches), the removal of the run
-//! starts inside the range (each paid for by the change that made it) and at most two
-//! insertions, whatever the order of changes. A change of the whole region, or one that
-//! changes nothing in a uniform region, touches no map at all.
+//! A change costs one lookup (none when it lands in the block of the change before), the
+//! removal of the run starts inside the range (each paid for by the change that made it)
+//! and at most two insertions, whatever the order of changes. A change of the whole region,
+//! or one that changes nothing in a uniform region, touches no map at all.
 #![forbid(unsafe_code)]
 
 use core::fmt;
@@ -106,9 +106,9 @@ impl ProtMap {
         self.find_segment(start, end, |_, _, p| (!want(p)).then_some(p))
     }
 
-    /// Records `protection` for `[start, end)` (`start < end <= size`): two binary searches,
-    /// then the runs inside the range are replaced by at most two boundaries. Allocates only
-    /// when the map grows past its capacity.
+    /// Records `protection` for `[start, end)` (`start < end <= size`): the runs inside the
+    /// range are replaced by at most two boundaries. Allocates only when a block of the map
+    /// splits.
     #[inline]
     pub(crate) fn set(&mut self, start: usize, end: usize, protection: Protection) {
         debug_assert!(start < end && end <= self.size);

@@ -136,7 +136,7 @@ impl Mallocator {
 
     /// The protection of the pages `range` (a [`Block`] or byte offsets) touches: `Some`
     /// when they all have the same, `None` when they differ. An empty range asks about the
-    /// page holding its start. Two binary searches, no allocation.
+    /// page holding its start. Two lookups in the protection map, no allocation.
     ///
     /// ```
     /// use vmallocator::{Mallocator, Protection, page_size};
