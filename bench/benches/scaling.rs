@@ -5,7 +5,7 @@
 //! stripped into a folder to take to a machine with many cores, and plots the CSV.
 //!
 //! ```text
-//! scaling [--threads 1,2,4,8,16] [--allocs 500000] [--rounds 5] [--csv FILE]
+//! scaling [--threads 1,2,4,8,16] [--allocs 500000] [--rounds 5] [--csv FILE] [--rows 0,1,..]
 //! ```
 //!
 //! Each thread makes `--allocs` allocations of sizes 1 to 64 at alignment 8 (one fixed
@@ -33,6 +33,8 @@ struct Options {
     allocs: usize,
     rounds: usize,
     csv: Option<String>,
+    /// Indices into `ROWS` to run (all by default).
+    rows: Option<Vec<usize>>,
 }
 
 fn options() -> Options {
@@ -41,6 +43,7 @@ fn options() -> Options {
         allocs: 500_000,
         rounds: 5,
         csv: None,
+        rows: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -55,11 +58,19 @@ fn options() -> Options {
             "--allocs" => o.allocs = value().parse().expect("--allocs N"),
             "--rounds" => o.rounds = value().parse().expect("--rounds N"),
             "--csv" => o.csv = Some(value()),
+            "--rows" => {
+                o.rows = Some(
+                    value()
+                        .split(',')
+                        .map(|r| r.parse().expect("--rows 0,1"))
+                        .collect(),
+                );
+            }
             // What `cargo bench` passes.
             "--bench" => {}
             other => panic!(
                 "unknown argument {other:?}; usage: scaling [--threads 1,2,4,8,16] \
-                 [--allocs N] [--rounds N] [--csv FILE]"
+                 [--allocs N] [--rounds N] [--csv FILE] [--rows 0,1,...]"
             ),
         }
     }
@@ -212,6 +223,9 @@ fn main() {
     println!();
     let mut csv = String::from("row,threads,mallocs_per_s,speedup\n");
     for (row, name) in ROWS.iter().enumerate() {
+        if o.rows.as_ref().is_some_and(|r| !r.contains(&row)) {
+            continue;
+        }
         print!("{name:<28}");
         let mut base = None;
         let mut arena = None;
