@@ -1,8 +1,9 @@
 //! Allocation inside a thread's chunk: the [`Local`] handle, the per-thread cache behind
 //! the arena's `&self` calls, and the cold path both share to claim the next chunk.
 //!
-//! A chunk is `[ptr, end)`, addresses, owned by one handle or one thread's cache: nothing
-//! else hands out its bytes, so bumping `ptr` needs no atomics. An empty chunk is `(0, 0)`.
+//! A chunk is the addresses `[top + 1, end)`, owned by one handle or one thread's cache:
+//! nothing else hands out its bytes, so bumping `top` needs no atomics. No chunk is
+//! `(NO_CHUNK, 0)`.
 
 use core::alloc::Layout;
 use core::cell::Cell;
@@ -11,42 +12,46 @@ use core::ptr::NonNull;
 use super::{SharedArena, write};
 use crate::{CharWidth, Error};
 
-/// Bumps `ptr` past `size` bytes at `align` inside `[ptr, end)`: the block's address and the
-/// new `ptr`, or `None` when it does not fit.
+/// The marker of "no chunk" in `top`: with `end` 0, no block fits.
+const NO_CHUNK: usize = usize::MAX;
+
+/// Bumps past `size` bytes at `align` inside the chunk `(top, end)`, where `top` is the
+/// chunk's next free address minus one ([`NO_CHUNK`] for none): the block's address and
+/// the new `top`, or `None` when it does not fit.
+///
+/// Keeping the address minus one makes rounding up one `or`: the block starts at
+/// `(top | (align - 1)) + 1`, and its last byte is `(top | (align - 1)) + size`.
 #[inline(always)]
-fn bump_in(ptr: usize, end: usize, size: usize, align: usize) -> Option<(usize, usize)> {
+fn bump_in(top: usize, end: usize, size: usize, align: usize) -> Option<(usize, usize)> {
     // Larger sizes go to the cold path, which checks exactly; for a constant size this test
     // folds away.
     if crate::mallocator::LOWER_HALF && size > isize::MAX as usize {
         return None;
     }
-    bump_in_sized(ptr, end, size, align)
+    bump_in_sized(top, end, size, align)
 }
 
 /// [`bump_in`] for a `size` of at most `isize::MAX`, as every [`Layout`]'s is.
 #[inline(always)]
-fn bump_in_sized(ptr: usize, end: usize, size: usize, align: usize) -> Option<(usize, usize)> {
+fn bump_in_sized(top: usize, end: usize, size: usize, align: usize) -> Option<(usize, usize)> {
     debug_assert!(align.is_power_of_two());
-    let mask = align - 1;
+    let below = top | (align - 1);
     if crate::mallocator::LOWER_HALF {
         debug_assert!(size <= isize::MAX as usize);
-        // The arena's region ends at or below 2^63 (`Mallocator::from_region` checks it, as
-        // for `Mallocator`'s own hot path), so `ptr <= end <= 2^63` (0 before the first
-        // chunk) and `ptr + mask` cannot wrap; the rounded pointer is at most 2^63, and
-        // with `size <= isize::MAX` the end cannot wrap either.
-        let aligned = (ptr + mask) & !mask;
-        let new = aligned + size;
-        return (new <= end).then_some((aligned, new));
+        // In a chunk, `top < end <= 2^63`: the region ends at or below 2^63
+        // (`Mallocator::from_region` checks it, as for `Mallocator`'s own hot path), so
+        // `below < 2^63` and, with `size <= isize::MAX`, the sum cannot wrap. Without a
+        // chunk (`NO_CHUNK`, `end` 0) it may wrap, to a value that is not below 0.
+        let last = below.wrapping_add(size);
+        return (last < end).then_some((below.wrapping_add(1), last));
     }
-    // Guards both additions below: ptr + mask, then + size.
-    ptr.checked_add(size.checked_add(mask)?)?;
-    let aligned = (ptr + mask) & !mask;
-    let new = aligned + size;
-    (new <= end).then_some((aligned, new))
+    let last = below.checked_add(size)?;
+    (last < end).then_some((below.wrapping_add(1), last))
 }
 
 impl SharedArena {
-    /// The cold path: hands out a block that did not fit in the chunk `[*ptr, *end)`.
+    /// The cold path: hands out a block that did not fit in the chunk `(*top, *end)` (see
+    /// [`bump_in`]).
     /// Large blocks come straight from the shared cursor and leave the chunk as it is;
     /// others get a new chunk, which extends the old one when it follows it directly, and
     /// otherwise replaces it (the old tail is given back or counted as wasted). When less than
@@ -56,7 +61,7 @@ impl SharedArena {
     #[inline(never)]
     pub(super) fn refill(
         &self,
-        ptr: &mut usize,
+        top: &mut usize,
         end: &mut usize,
         size: usize,
         align: usize,
@@ -75,18 +80,18 @@ impl SharedArena {
         if start != *end {
             if *end != 0 {
                 let base = self.base().as_ptr() as usize;
-                self.claim.give_back(*ptr - base, *end - base);
+                self.claim.give_back(*top + 1 - base, *end - base);
             }
-            *ptr = start;
+            *top = start - 1;
         }
         *end = start + self.chunk;
         // A fresh chunk holds any block of at most an eighth of it at any alignment up to that.
-        let (addr, new) = bump_in(*ptr, *end, size, align).ok_or(Error::OutOfMemory {
+        let (addr, new) = bump_in(*top, *end, size, align).ok_or(Error::OutOfMemory {
             requested: size,
             align,
             remaining: self.remaining(),
         })?;
-        *ptr = new;
+        *top = new;
         Ok(addr)
     }
 
@@ -99,9 +104,9 @@ impl SharedArena {
         CACHE.with(|cache| {
             let slot = cache.get();
             if slot.key == self.key
-                && let Some((addr, new)) = bump_in(slot.ptr, slot.end, size, align)
+                && let Some((addr, new)) = bump_in(slot.top, slot.end, size, align)
             {
-                cache.set(Slot { ptr: new, ..slot });
+                cache.set(Slot { top: new, ..slot });
                 return Ok(addr);
             }
             self.refill_cache(cache, size, align)
@@ -114,31 +119,32 @@ impl SharedArena {
         let slot = cache.get();
         // A chunk of another arena, or from before a reset, is forgotten: that arena may be
         // gone, and a reset took the chunk back.
-        let (mut ptr, mut end) = if slot.key == self.key {
-            (slot.ptr, slot.end)
+        let (mut top, mut end) = if slot.key == self.key {
+            (slot.top, slot.end)
         } else {
-            (0, 0)
+            (NO_CHUNK, 0)
         };
-        let addr = self.refill(&mut ptr, &mut end, size, align)?;
+        let addr = self.refill(&mut top, &mut end, size, align)?;
         cache.set(Slot {
             key: self.key,
-            ptr,
+            top,
             end,
         });
         Ok(addr)
     }
 }
 
-/// One thread's cached chunk: of the arena whose key is `key` (0: none).
+/// One thread's cached chunk `(top, end)` (see [`bump_in`]): of the arena whose key is
+/// `key` (0: none).
 #[derive(Clone, Copy)]
 struct Slot {
     key: u64,
-    ptr: usize,
+    top: usize,
     end: usize,
 }
 
 thread_local! {
-    static CACHE: Cell<Slot> = const { Cell::new(Slot { key: 0, ptr: 0, end: 0 }) };
+    static CACHE: Cell<Slot> = const { Cell::new(Slot { key: 0, top: NO_CHUNK, end: 0 }) };
 }
 
 /// A thread's handle on a [`SharedArena`], with a chunk of its own: allocation through it
@@ -159,7 +165,8 @@ thread_local! {
 /// ```
 pub struct Local<'a> {
     arena: &'a SharedArena,
-    ptr: Cell<usize>,
+    /// The chunk `(top, end)`, as [`bump_in`] takes it.
+    top: Cell<usize>,
     end: Cell<usize>,
 }
 
@@ -167,7 +174,7 @@ impl<'a> Local<'a> {
     pub(super) fn new(arena: &'a SharedArena) -> Self {
         Local {
             arena,
-            ptr: Cell::new(0),
+            top: Cell::new(NO_CHUNK),
             end: Cell::new(0),
         }
     }
@@ -179,7 +186,8 @@ impl<'a> Local<'a> {
 
     /// Bytes left in the handle's chunk.
     pub fn chunk_remaining(&self) -> usize {
-        self.end.get() - self.ptr.get()
+        // 0 - 0 without a chunk.
+        self.end.get().wrapping_sub(self.top.get().wrapping_add(1))
     }
 
     /// The hot path: bumps inside the chunk, or goes to the arena's cold path.
@@ -197,19 +205,25 @@ impl<'a> Local<'a> {
         align: usize,
         fit: impl Fn(usize, usize, usize, usize) -> Option<(usize, usize)>,
     ) -> Result<usize, Error> {
-        match fit(self.ptr.get(), self.end.get(), size, align) {
+        match fit(self.top.get(), self.end.get(), size, align) {
             Some((addr, new)) => {
-                self.ptr.set(new);
+                self.top.set(new);
                 Ok(addr)
             }
-            None => {
-                let (mut ptr, mut end) = (self.ptr.get(), self.end.get());
-                let addr = self.arena.refill(&mut ptr, &mut end, size, align)?;
-                self.ptr.set(ptr);
-                self.end.set(end);
-                Ok(addr)
-            }
+            None => self.refill(size, align),
         }
+    }
+
+    /// The cold path of [`bump_by`](Self::bump_by). It reads the chunk from the handle
+    /// itself, so the hot path keeps no copy of it for this call.
+    #[cold]
+    #[inline(never)]
+    fn refill(&self, size: usize, align: usize) -> Result<usize, Error> {
+        let (mut top, mut end) = (self.top.get(), self.end.get());
+        let addr = self.arena.refill(&mut top, &mut end, size, align)?;
+        self.top.set(top);
+        self.end.set(end);
+        Ok(addr)
     }
 
     /// Hands out `size` bytes at a multiple of `align`, right after the handle's previous
@@ -309,7 +323,7 @@ impl Drop for Local<'_> {
             let base = self.arena.base().as_ptr() as usize;
             self.arena
                 .claim
-                .give_back(self.ptr.get() - base, self.end.get() - base);
+                .give_back(self.top.get() + 1 - base, self.end.get() - base);
         }
     }
 }
@@ -319,5 +333,59 @@ impl core::fmt::Debug for Local<'_> {
         f.debug_struct("Local")
             .field("chunk_remaining", &self.chunk_remaining())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fitting rule against the plain one (round the pointer up, add, compare), with and
+    /// without a chunk, at the edges of size and alignment.
+    #[test]
+    fn bump_in_matches_the_plain_rule() {
+        let plain = |ptr: usize, end: usize, size: usize, align: usize| {
+            let aligned = ptr.checked_add(align - 1)? & !(align - 1);
+            let new = aligned.checked_add(size)?;
+            (new <= end).then_some((aligned, new - 1))
+        };
+        let sizes = [
+            0,
+            1,
+            7,
+            8,
+            9,
+            63,
+            64,
+            65,
+            4096,
+            isize::MAX as usize,
+            usize::MAX,
+        ];
+        for &(ptr, end) in &[
+            (0x1000, 0x2000),
+            (0x1001, 0x1010),
+            (0x1fff, 0x2000),
+            (0x10, 0x10),
+        ] {
+            for &size in &sizes {
+                for shift in [0, 1, 3, 6, 12, 62, 63] {
+                    let align = 1usize << shift;
+                    assert_eq!(
+                        bump_in(ptr - 1, end, size, align),
+                        plain(ptr, end, size, align),
+                        "ptr {ptr:#x} end {end:#x} size {size} align {align}"
+                    );
+                }
+            }
+        }
+        for &size in &sizes {
+            assert_eq!(bump_in(NO_CHUNK, 0, size, 1), None, "no chunk, size {size}");
+            assert_eq!(
+                bump_in(NO_CHUNK, 0, size, 64),
+                None,
+                "no chunk, size {size}"
+            );
+        }
     }
 }
