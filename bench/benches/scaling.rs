@@ -6,10 +6,12 @@
 //!
 //! ```text
 //! scaling [--threads 1,2,4,8,16] [--allocs 500000] [--rounds 5] [--csv FILE] [--rows 0,1,..]
+//!         [--no-touch]
 //! ```
 //!
 //! Each thread makes `--allocs` allocations of sizes 1 to 64 at alignment 8 (one fixed
-//! pseudo-random table) and writes one byte into each. Threads start together on a spinning
+//! pseudo-random table) and writes one byte into each (unless `--no-touch`, which measures
+//! allocation alone, without the memory traffic). Threads start together on a spinning
 //! barrier; memory is committed and touched before timing; a round's time runs from the
 //! barrier's release to the last thread's end. The figure is the median of `--rounds`.
 //! Rows: pure arithmetic (the machine's ideal), `SharedArena` through a `Local` handle and
@@ -35,6 +37,9 @@ struct Options {
     csv: Option<String>,
     /// Indices into `ROWS` to run (all by default).
     rows: Option<Vec<usize>>,
+    /// Whether each thread writes a byte into each block (`--no-touch` turns it off, to
+    /// measure allocation alone, without the memory traffic).
+    touch: bool,
 }
 
 fn options() -> Options {
@@ -44,6 +49,7 @@ fn options() -> Options {
         rounds: 5,
         csv: None,
         rows: None,
+        touch: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -58,6 +64,7 @@ fn options() -> Options {
             "--allocs" => o.allocs = value().parse().expect("--allocs N"),
             "--rounds" => o.rounds = value().parse().expect("--rounds N"),
             "--csv" => o.csv = Some(value()),
+            "--no-touch" => o.touch = false,
             "--rows" => {
                 o.rows = Some(
                     value()
@@ -70,7 +77,7 @@ fn options() -> Options {
             "--bench" => {}
             other => panic!(
                 "unknown argument {other:?}; usage: scaling [--threads 1,2,4,8,16] \
-                 [--allocs N] [--rounds N] [--csv FILE] [--rows 0,1,...]"
+                 [--allocs N] [--rounds N] [--csv FILE] [--rows 0,1,...] [--no-touch]"
             ),
         }
     }
@@ -86,6 +93,17 @@ fn warm(b: &mut Bump, table: &[Layout]) {
     b.reset();
 }
 
+/// Writes a byte into the block when `write` (see [`touch`]), else only hides the pointer
+/// from the optimiser.
+#[inline(always)]
+fn mark(p: *mut u8, write: bool) {
+    if write {
+        threads::touch(p);
+    } else {
+        black_box(p);
+    }
+}
+
 const ROWS: &[&str] = &[
     "arithmetic (ideal)",
     "SharedArena local()",
@@ -99,6 +117,7 @@ const ROWS: &[&str] = &[
 fn round(
     row: usize,
     threads: usize,
+    write: bool,
     table: &[Layout],
     arena: &mut Option<SharedArena>,
     bumps: &mut Vec<Mutex<Bump>>,
@@ -137,7 +156,7 @@ fn round(
                     |_| (),
                     |_| {
                         for &l in table {
-                            touch(a.alloc_layout(l).expect("fits").as_ptr());
+                            mark(a.alloc_layout(l).expect("fits").as_ptr(), write);
                         }
                     },
                 )
@@ -147,7 +166,7 @@ fn round(
                     |_| a.local(),
                     |local| {
                         for &l in table {
-                            touch(local.alloc_layout(l).expect("fits").as_ptr());
+                            mark(local.alloc_layout(l).expect("fits").as_ptr(), write);
                         }
                     },
                 )
@@ -171,7 +190,7 @@ fn round(
                 },
                 |b| {
                     for &l in table {
-                        touch(b.alloc_layout(l).as_ptr());
+                        mark(b.alloc_layout(l).as_ptr(), write);
                     }
                 },
             )
@@ -192,7 +211,7 @@ fn round(
                 |_| (),
                 |_| {
                     for &l in table {
-                        touch(shared.lock().unwrap().alloc_layout(l).as_ptr());
+                        mark(shared.lock().unwrap().alloc_layout(l).as_ptr(), write);
                     }
                 },
             )
@@ -213,8 +232,14 @@ fn main() {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "scaling: {} mixed allocations (1-64 B @8) per thread, median of {} rounds; {cpu}, {cores} CPUs",
-        o.allocs, o.rounds
+        "scaling: {} mixed allocations (1-64 B @8) per thread{}, median of {} rounds; {cpu}, {cores} CPUs",
+        o.allocs,
+        if o.touch {
+            ", a byte written into each"
+        } else {
+            ", blocks not written"
+        },
+        o.rounds
     );
     print!("{:<28}", "Mallocs/s (speedup over 1)");
     for t in &o.threads {
@@ -232,7 +257,7 @@ fn main() {
         let mut bumps = Vec::new();
         for &t in &o.threads {
             let mut times: Vec<Duration> = (0..o.rounds)
-                .map(|_| round(row, t, &table, &mut arena, &mut bumps))
+                .map(|_| round(row, t, o.touch, &table, &mut arena, &mut bumps))
                 .collect();
             times.sort();
             let median = times[times.len() / 2];
