@@ -21,8 +21,30 @@ pub fn layouts(n: usize) -> Vec<Layout> {
         .collect()
 }
 
+/// Pins the calling thread to CPU `t` modulo the CPUs this process may use, so a round's
+/// thread `t` runs where the last round's did and finds the caches as it left them (a
+/// thread moved to the other core of a 2-core machine finds its memory in the other core's
+/// cache, and runs at half speed). Best effort: where pinning fails, the thread runs free.
+pub fn pin(t: usize) {
+    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+    let Ok(allowed) = sched_getaffinity(None) else {
+        return;
+    };
+    let cpus: Vec<usize> = (0..CpuSet::MAX_CPU)
+        .filter(|&c| allowed.is_set(c))
+        .collect();
+    if cpus.is_empty() {
+        return;
+    }
+    let mut one = CpuSet::new();
+    one.set(cpus[t % cpus.len()]);
+    let _ = sched_setaffinity(None, &one);
+}
+
 /// Runs `work(thread)` on `threads` threads started together on a spinning barrier, each
-/// after its `prepare(thread)`, dropping each thread's state after its clock stops; returns the time from release to the last thread's end.
+/// pinned to a CPU of its own (see [`pin`]) after its `prepare(thread)`, dropping each
+/// thread's state after its clock stops; returns the time from release to the last
+/// thread's end.
 pub fn timed<S>(
     threads: usize,
     prepare: impl Fn(usize) -> S + Sync,
@@ -36,6 +58,7 @@ pub fn timed<S>(
             .map(|t| {
                 let (ready, go, start, prepare, work) = (&ready, &go, &start, &prepare, &work);
                 s.spawn(move || {
+                    pin(t);
                     let mut state = prepare(t);
                     if ready.fetch_add(1, Ordering::AcqRel) + 1 == threads {
                         *start.lock().unwrap() = Some(Instant::now());
