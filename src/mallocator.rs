@@ -4,7 +4,8 @@
 //! inside the region into pointers and slices. Its invariant, checked on every path:
 //! `base <= ptr <= limit`, every byte in `[base, ptr)` has been handed out at most once,
 //! and no reference into `[ptr, limit)` exists. Pages in `[base, end)` are committed; the
-//! hot path checks against `end`, and the cold path commits more, up to `limit`.
+//! hot path checks against `end` (the write helpers' against `wend`, which is `end` only
+//! while every page is writable), and the cold path commits more, up to `limit`.
 //!
 //! Handing out `&mut [u8]` from `&self` (what `clippy::mut_from_ref` warns of) is the
 //! point of an arena and sound here: each block is bumped past once, so no two live
