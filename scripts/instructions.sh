@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per allocation, counted by valgrind's callgrind: ours against bumpalo and
-# bump-scope (`Bump<Global, BumpSettings<8, false>>`: 8-aligned, bumping downward).
+# bump-scope (`Bump<Global, BumpSettings<8, false>>`: 8-aligned, bumping downward), bumpalo
+# as `Bump<8>` (8-aligned too; its Vec takes the default `Bump`).
 #
 # Builds bench/benches/instructions.rs with the bench profile (release + debug info), runs each
 # kernel under callgrind with counting switched on only inside that kernel
@@ -75,7 +76,7 @@ done
 printf '%-14s %12s\n' "loop_only" "$(per_alloc loop_only)"
 echo
 echo "ours/layout = Mallocator::alloc_layout, ours/alloc = Mallocator::alloc(size, align);"
-echo "bumpalo = Bump::alloc_layout; bump-scope = allocate_sized::<T>() (u64, 16@16) /"
+echo "bumpalo = Bump<8>::alloc_layout (MIN_ALIGN 8); bump-scope = allocate_sized::<T>() (u64, 16@16) /"
 echo "allocate_layout (sizes, Layouts). sizes: a &[usize] table, alignment 8 a constant;"
 echo "Layouts: a &[Layout] table of the same sizes, the alignment known only at run time."
 
