@@ -4,7 +4,8 @@
 //! inside the region into pointers and slices. Its invariant, checked on every path:
 //! `base <= ptr <= limit`, every byte in `[base, ptr)` has been handed out at most once,
 //! and no reference into `[ptr, limit)` exists. Pages in `[base, end)` are committed; the
-//! hot path checks against `end`, and the cold path commits more, up to `limit`.
+//! hot path checks against `end` (the write helpers' against `wend`, which is `end` only
+//! while every page is writable), and the cold path commits more, up to `limit`.
 //!
 //! Handing out `&mut [u8]` from `&self` (what `clippy::mut_from_ref` warns of) is the
 //! point of an arena and sound here: each block is bumped past once, so no two live
@@ -32,6 +33,7 @@ mod scope;
 mod text_hex;
 mod top;
 mod typed;
+mod writable;
 
 pub use free::FreeError;
 pub use reuse::Checkpoint;
@@ -89,6 +91,11 @@ pub struct Mallocator {
     top: Cell<usize>,
     /// Address one past the committed part of the region.
     end: Cell<usize>,
+    /// The `end` of blocks that will be written: `end` while every page is writable, 0
+    /// otherwise, so the write helpers' hot path is the one compare of
+    /// [`bump`](Self::bump) and any other page goes to the checked path. Set with `end`
+    /// ([`set_end`](Self::set_end)) and with `all_writable`.
+    wend: Cell<usize>,
     /// The highest `ptr` ever reached, as of the last time `ptr` moved down.
     high: Cell<usize>,
     /// The highest `ptr` since the memory was last zeroed, as of the last time `ptr` moved
@@ -163,6 +170,11 @@ impl Mallocator {
             // The region's base is not null, so the bias cannot wrap.
             top: Cell::new(start - 1),
             end: Cell::new(start + committed),
+            wend: Cell::new(if region.protection().is_writable() {
+                start + committed
+            } else {
+                0
+            }),
             high: Cell::new(start),
             dirty: Cell::new(start),
             step,
@@ -325,6 +337,16 @@ impl Mallocator {
         self.bump_sized(size, align)
     }
 
+    /// [`bump`](Self::bump) for a block that will be written: `None` too when some page of
+    /// the region is not writable (see `wend`).
+    #[inline(always)]
+    fn bump_write(&self, size: usize, align: usize) -> Option<usize> {
+        if size > isize::MAX as usize {
+            return None;
+        }
+        self.bump_below(size, align, &self.wend)
+    }
+
     /// [`bump`](Self::bump) for a `size` of at most `isize::MAX`, as every [`Layout`]'s is.
     ///
     /// With the pointer kept minus one (`top = ptr - 1`), the block's address is
@@ -332,7 +354,15 @@ impl Mallocator {
     /// two dependent operations from one pointer to the next, whatever the layout.
     #[inline(always)]
     fn bump_sized(&self, size: usize, align: usize) -> Option<usize> {
+        self.bump_below(size, align, &self.end)
+    }
+
+    /// [`bump_sized`](Self::bump_sized) for a block that must end at or below `end`:
+    /// `self.end`, or `self.wend` for a block that will be written.
+    #[inline(always)]
+    fn bump_below(&self, size: usize, align: usize, end: &Cell<usize>) -> Option<usize> {
         debug_assert!(align.is_power_of_two() && size <= isize::MAX as usize);
+        debug_assert!(end.get() <= self.end.get());
         let mask = align - 1;
         let top = self.top.get();
         if !LOWER_HALF {
@@ -345,7 +375,7 @@ impl Mallocator {
         let rounded = top | mask;
         let new_top = rounded + size;
         // The block ends at `new_top + 1`, which must not pass `end`.
-        if new_top >= self.end.get() {
+        if new_top >= end.get() {
             return None;
         }
         self.top.set(new_top);
@@ -399,7 +429,7 @@ impl Mallocator {
                     }
                 }
             }
-            self.end.set(base + new_end);
+            self.set_end(base + new_end);
         }
         self.set_ptr_addr(ptr + needed);
         Ok(ptr + pad)
@@ -465,38 +495,6 @@ impl Mallocator {
         };
         // SAFETY: a block handed out by the bump starts in `[base, limit]`.
         Ok(unsafe { self.at(addr) })
-    }
-
-    /// Bumps past a block that will be written: like [`bump_or_grow`](Self::bump_or_grow),
-    /// but when some page is not writable, first checks exactly the pages of the block.
-    #[inline(always)]
-    fn bump_writable(&self, size: usize, align: usize) -> Result<usize, Error> {
-        if self.all_writable {
-            self.bump_or_grow(size, align)
-        } else {
-            self.bump_checked(size, align)
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn bump_checked(&self, size: usize, align: usize) -> Result<usize, Error> {
-        let ptr = self.ptr_addr();
-        let pad = ptr.wrapping_neg() & (align - 1);
-        pad.checked_add(size)
-            .filter(|&n| n <= self.limit() - ptr)
-            .ok_or_else(|| self.out_of_memory(size, align))?;
-        if size != 0 {
-            let offset = ptr + pad - self.base().as_ptr() as usize;
-            if let Some(protection) =
-                self.prots
-                    .first_lacking(offset, offset + size, Protection::is_writable)
-            {
-                return Err(Error::NotWritable { protection });
-            }
-        }
-        // The pointer has not moved, so this hands out the block just checked.
-        self.bump_or_grow(size, align)
     }
 
     /// The block `[addr, addr + len)` as a slice of `T`.

@@ -7,6 +7,14 @@
 //! runs it) it runs them all once as a smoke test and prints the list.
 //! `instructions --time [ROUNDS]` times the kernels instead, round-robin in one process
 //! (`scripts/instructions.sh --time`).
+//!
+//! Like for like: for each shape every contender runs the same loop over the same input
+//! (a count, a `&[usize]` size table or a `&[Layout]` table), reaches its arena through a
+//! shared reference, and only allocates: the block's address goes to `black_box`, nothing
+//! is written. Each peer is called the way that costs it fewest instructions for the
+//! shape (bump-scope's `allocate_sized::<T>()` for a type's layout, for instance, is 2
+//! fewer than its `allocate_layout(Layout::new::<T>())`). Writing a value is the typed
+//! kernels' work (`alloc_value` against bumpalo's and bump-scope's `alloc`).
 
 use std::alloc::Layout;
 use std::hint::black_box;
@@ -15,70 +23,81 @@ use std::ptr::NonNull;
 use bump_scope::alloc::Global;
 use bump_scope::settings::BumpSettings;
 use bump_scope::traits::BumpAllocatorTyped;
-use bumpalo::Bump;
 use vmallocator::{Mallocator, Protection};
 
 /// bump-scope at its leanest: every block 8-aligned, bumping downward.
 type ScopeBump = bump_scope::Bump<Global, BumpSettings<8, false>>;
+/// bumpalo at its leanest for these shapes: every block 8-aligned (`MIN_ALIGN` 8, as
+/// bump-scope's), bumping downward. Its collections take the default `bumpalo::Bump`.
+type Bump = bumpalo::Bump<8>;
 
 /// Allocations per kernel call.
 const N: usize = 100_000;
 /// Arena capacity: room for `N` allocations of the largest shape (64 bytes) and more.
 const ARENA: usize = 16 << 20;
 
-/// The loop alone: what every kernel pays besides the allocation.
+/// A 16-byte type at alignment 16: the `16@16` shape as a type, for the typed calls.
+#[allow(dead_code)]
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+struct A16([u8; 16]);
+
+/// `Layout::from_size_align(size, 8)` for a size of the mixed table (at most 64), unchecked
+/// like a layout the compiler knows to be valid, so no contender pays for building it.
+#[inline(always)]
+fn layout8(size: usize) -> Layout {
+    debug_assert!(size <= 64);
+    // SAFETY: 8 is a power of two and `size` (at most 64) rounded up to it is far below
+    // `isize::MAX`.
+    unsafe { Layout::from_size_align_unchecked(size, 8) }
+}
+
+/// The loop alone: what a kernel over a count pays besides the allocation (the
+/// `black_box` store, the count down and the branch); a loop over a table pays one more.
 #[inline(never)]
 fn loop_only(n: usize) {
-    for i in 0..n {
-        black_box(i);
+    let block = NonNull::<u8>::dangling();
+    for _ in 0..n {
+        black_box(block);
     }
 }
 
+// ---- `u64`: a type's layout, known at compile time. ----
+
 #[inline(never)]
 fn ours_u64_layout(m: &Mallocator, n: usize) {
-    for i in 0..n as u64 {
-        let p = m
-            .alloc_layout(Layout::new::<u64>())
-            .expect("fits")
-            .cast::<u64>();
-        // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
-        unsafe { p.as_ptr().write(i) };
-        black_box(p);
+    for _ in 0..n {
+        black_box(m.alloc_layout(Layout::new::<u64>()).expect("fits"));
     }
 }
 
 #[inline(never)]
 fn ours_u64_alloc(m: &Mallocator, n: usize) {
-    for i in 0..n as u64 {
-        let p = m.alloc(8, 8).expect("fits").cast::<u64>();
-        // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
-        unsafe { p.as_ptr().write(i) };
-        black_box(p);
+    for _ in 0..n {
+        black_box(m.alloc(8, 8).expect("fits"));
     }
 }
 
 #[inline(never)]
 fn bumpalo_u64(b: &Bump, n: usize) {
-    for i in 0..n as u64 {
-        black_box(NonNull::from(b.alloc(i)));
+    for _ in 0..n {
+        black_box(b.alloc_layout(Layout::new::<u64>()));
     }
 }
 
 #[inline(never)]
 fn bumpscope_u64(b: &ScopeBump, n: usize) {
-    for i in 0..n as u64 {
-        let p = b.allocate_sized::<u64>();
-        // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
-        unsafe { p.as_ptr().write(i) };
-        black_box(p);
+    for _ in 0..n {
+        black_box(b.allocate_sized::<u64>());
     }
 }
 
+// ---- `16@16`: 16 bytes at alignment 16, known at compile time. ----
+
 #[inline(never)]
 fn ours_16_layout(m: &Mallocator, n: usize) {
-    let layout = Layout::from_size_align(16, 16).expect("layout");
     for _ in 0..n {
-        black_box(m.alloc_layout(layout).expect("fits"));
+        black_box(m.alloc_layout(Layout::new::<A16>()).expect("fits"));
     }
 }
 
@@ -91,19 +110,49 @@ fn ours_16_alloc(m: &Mallocator, n: usize) {
 
 #[inline(never)]
 fn bumpalo_16(b: &Bump, n: usize) {
-    let layout = Layout::from_size_align(16, 16).expect("layout");
     for _ in 0..n {
-        black_box(b.alloc_layout(layout));
+        black_box(b.alloc_layout(Layout::new::<A16>()));
     }
 }
 
 #[inline(never)]
 fn bumpscope_16(b: &ScopeBump, n: usize) {
-    let layout = Layout::from_size_align(16, 16).expect("layout");
     for _ in 0..n {
-        black_box(b.allocate_layout(layout));
+        black_box(b.allocate_sized::<A16>());
     }
 }
+
+// ---- `sizes`: a `&[usize]` table of sizes 1–64, alignment 8 known at compile time. ----
+
+#[inline(never)]
+fn ours_sizes_layout(m: &Mallocator, sizes: &[usize]) {
+    for &size in sizes {
+        black_box(m.alloc_layout(layout8(size)).expect("fits"));
+    }
+}
+
+#[inline(never)]
+fn ours_sizes_alloc(m: &Mallocator, sizes: &[usize]) {
+    for &size in sizes {
+        black_box(m.alloc(size, 8).expect("fits"));
+    }
+}
+
+#[inline(never)]
+fn bumpalo_sizes(b: &Bump, sizes: &[usize]) {
+    for &size in sizes {
+        black_box(b.alloc_layout(layout8(size)));
+    }
+}
+
+#[inline(never)]
+fn bumpscope_sizes(b: &ScopeBump, sizes: &[usize]) {
+    for &size in sizes {
+        black_box(b.allocate_layout(layout8(size)));
+    }
+}
+
+// ---- `mixed`: a `&[Layout]` table (the same sizes at alignment 8), known only at run time. ----
 
 #[inline(never)]
 fn ours_mixed_layout(m: &Mallocator, layouts: &[Layout]) {
@@ -112,10 +161,11 @@ fn ours_mixed_layout(m: &Mallocator, layouts: &[Layout]) {
     }
 }
 
+/// `alloc(size, align)` checks at run time that the alignment is a power of two.
 #[inline(never)]
-fn ours_mixed_alloc(m: &Mallocator, sizes: &[usize]) {
-    for &size in sizes {
-        black_box(m.alloc(size, 8).expect("fits"));
+fn ours_mixed_alloc(m: &Mallocator, layouts: &[Layout]) {
+    for &layout in layouts {
+        black_box(m.alloc(layout.size(), layout.align()).expect("fits"));
     }
 }
 
@@ -156,16 +206,22 @@ const KERNELS: &[&str] = &[
     "ours_16_alloc",
     "bumpalo_16",
     "bumpscope_16",
+    "ours_sizes_layout",
+    "ours_sizes_alloc",
+    "bumpalo_sizes",
+    "bumpscope_sizes",
     "ours_mixed_layout",
     "ours_mixed_alloc",
     "bumpalo_mixed",
     "bumpscope_mixed",
 ];
 
-/// The three arenas every kernel may use, each with room for a whole kernel call.
+/// The arenas every kernel may use, each with room for a whole kernel call.
 struct Arenas {
     ours: Mallocator,
     bumpalo: Bump,
+    /// bumpalo's default `Bump`, which its `Vec` takes.
+    bumpalo_vec: bumpalo::Bump,
     scope: ScopeBump,
 }
 
@@ -173,7 +229,8 @@ impl Arenas {
     fn new() -> Self {
         Arenas {
             ours: Mallocator::with_size(ARENA, Protection::READ_WRITE).expect("arena"),
-            bumpalo: Bump::with_capacity(ARENA),
+            bumpalo: Bump::with_min_align_and_capacity(ARENA),
+            bumpalo_vec: bumpalo::Bump::with_capacity(ARENA),
             scope: ScopeBump::with_size(ARENA),
         }
     }
@@ -181,6 +238,7 @@ impl Arenas {
     fn reset(&mut self) {
         self.ours.reset();
         self.bumpalo.reset();
+        self.bumpalo_vec.reset();
         self.scope.reset();
     }
 }
@@ -197,13 +255,17 @@ fn dispatch(kernel: &str, a: &Arenas, sizes: &[usize], layouts: &[Layout]) {
         "ours_16_alloc" => ours_16_alloc(m, black_box(N)),
         "bumpalo_16" => bumpalo_16(b, black_box(N)),
         "bumpscope_16" => bumpscope_16(s, black_box(N)),
+        "ours_sizes_layout" => ours_sizes_layout(m, black_box(sizes)),
+        "ours_sizes_alloc" => ours_sizes_alloc(m, black_box(sizes)),
+        "bumpalo_sizes" => bumpalo_sizes(b, black_box(sizes)),
+        "bumpscope_sizes" => bumpscope_sizes(s, black_box(sizes)),
         "ours_mixed_layout" => ours_mixed_layout(m, black_box(layouts)),
-        "ours_mixed_alloc" => ours_mixed_alloc(m, black_box(sizes)),
+        "ours_mixed_alloc" => ours_mixed_alloc(m, black_box(layouts)),
         "bumpalo_mixed" => bumpalo_mixed(b, black_box(layouts)),
         "bumpscope_mixed" => bumpscope_mixed(s, black_box(layouts)),
         other if sync_kernels::run(other, layouts) => {}
         other => assert!(
-            run_typed(other, m, b),
+            run_typed(other, a),
             "unknown kernel {other:?}; known: {KERNELS:?} {TYPED_KERNELS:?}"
         ),
     }
@@ -211,12 +273,12 @@ fn dispatch(kernel: &str, a: &Arenas, sizes: &[usize], layouts: &[Layout]) {
 
 fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
     let a = Arenas::new();
-    let chunk_bytes = a.bumpalo.allocated_bytes();
+    let chunk_bytes = (a.bumpalo.allocated_bytes(), a.bumpalo_vec.allocated_bytes());
     let scope_chunks = a.scope.stats().count();
     dispatch(kernel, &a, sizes, layouts);
     // Every kernel fits in the one chunk it started with: no slow path was counted.
     assert_eq!(
-        a.bumpalo.allocated_bytes(),
+        (a.bumpalo.allocated_bytes(), a.bumpalo_vec.allocated_bytes()),
         chunk_bytes,
         "{kernel}: bumpalo grew"
     );
@@ -234,7 +296,7 @@ fn run(kernel: &str, sizes: &[usize], layouts: &[Layout]) {
 fn time(rounds: usize, sizes: &[usize], layouts: &[Layout]) {
     let mut a = Arenas::new();
     println!("N={N}, {rounds} rounds, minimum ns per allocation");
-    for shape in ["u64", "16", "mixed"] {
+    for shape in ["u64", "16", "sizes", "mixed"] {
         let kernels = [
             "ours_{}_layout",
             "ours_{}_alloc",
@@ -305,7 +367,8 @@ fn main() {
     }
 }
 
-// ---- Typed single values: `Mallocator::alloc_value` against bumpalo's `alloc`. ----
+// ---- Typed single values: `Mallocator::alloc_value` against bumpalo's and bump-scope's
+// `alloc`, each writing the value into its block. ----
 
 /// A 24-byte value, 8-byte aligned: written, never read back.
 #[allow(dead_code)]
@@ -324,6 +387,20 @@ fn ours_u64_value(m: &Mallocator, n: usize) {
 }
 
 #[inline(never)]
+fn bumpalo_u64_value(b: &Bump, n: usize) {
+    for i in 0..n as u64 {
+        black_box(NonNull::from(b.alloc(i)));
+    }
+}
+
+#[inline(never)]
+fn bumpscope_u64_value(b: &ScopeBump, n: usize) {
+    for i in 0..n as u64 {
+        black_box(NonNull::from(bump_scope::BumpBox::leak(b.alloc(i))));
+    }
+}
+
+#[inline(never)]
 fn ours_rec24_value(m: &Mallocator, n: usize) {
     for i in 0..n as u64 {
         let r = Rec24 { a: i, b: i, c: i };
@@ -332,10 +409,18 @@ fn ours_rec24_value(m: &Mallocator, n: usize) {
 }
 
 #[inline(never)]
-fn bumpalo_rec24(b: &Bump, n: usize) {
+fn bumpalo_rec24_value(b: &Bump, n: usize) {
     for i in 0..n as u64 {
         let r = Rec24 { a: i, b: i, c: i };
         black_box(NonNull::from(b.alloc(r)));
+    }
+}
+
+#[inline(never)]
+fn bumpscope_rec24_value(b: &ScopeBump, n: usize) {
+    for i in 0..n as u64 {
+        let r = Rec24 { a: i, b: i, c: i };
+        black_box(NonNull::from(bump_scope::BumpBox::leak(b.alloc(r))));
     }
 }
 
@@ -351,8 +436,18 @@ fn ours_vec_push(m: &Mallocator, n: usize) {
 
 /// `n` pushes onto bumpalo's `Vec`.
 #[inline(never)]
-fn bumpalo_vec_push(b: &Bump, n: usize) {
+fn bumpalo_vec_push(b: &bumpalo::Bump, n: usize) {
     let mut v = bumpalo::collections::Vec::new_in(b);
+    for i in 0..n as u64 {
+        v.push(i);
+    }
+    black_box(&v);
+}
+
+/// `n` pushes onto bump-scope's `BumpVec` (bumping downward, its growth copies).
+#[inline(never)]
+fn bumpscope_vec_push(b: &ScopeBump, n: usize) {
+    let mut v = bump_scope::BumpVec::new_in(b);
     for i in 0..n as u64 {
         v.push(i);
     }
@@ -361,20 +456,29 @@ fn bumpalo_vec_push(b: &Bump, n: usize) {
 
 const TYPED_KERNELS: &[&str] = &[
     "ours_u64_value",
+    "bumpalo_u64_value",
+    "bumpscope_u64_value",
     "ours_rec24_value",
-    "bumpalo_rec24",
+    "bumpalo_rec24_value",
+    "bumpscope_rec24_value",
     "ours_vec_push",
     "bumpalo_vec_push",
+    "bumpscope_vec_push",
 ];
 
 /// Runs a typed kernel; `false` for a name that is not one.
-fn run_typed(kernel: &str, m: &Mallocator, b: &Bump) -> bool {
+fn run_typed(kernel: &str, a: &Arenas) -> bool {
+    let (m, b, s) = (&a.ours, &a.bumpalo, &a.scope);
     match kernel {
         "ours_u64_value" => ours_u64_value(m, black_box(N)),
+        "bumpalo_u64_value" => bumpalo_u64_value(b, black_box(N)),
+        "bumpscope_u64_value" => bumpscope_u64_value(s, black_box(N)),
         "ours_rec24_value" => ours_rec24_value(m, black_box(N)),
-        "bumpalo_rec24" => bumpalo_rec24(b, black_box(N)),
+        "bumpalo_rec24_value" => bumpalo_rec24_value(b, black_box(N)),
+        "bumpscope_rec24_value" => bumpscope_rec24_value(s, black_box(N)),
         "ours_vec_push" => ours_vec_push(m, black_box(N)),
-        "bumpalo_vec_push" => bumpalo_vec_push(b, black_box(N)),
+        "bumpalo_vec_push" => bumpalo_vec_push(&a.bumpalo_vec, black_box(N)),
+        "bumpscope_vec_push" => bumpscope_vec_push(s, black_box(N)),
         _ => return false,
     }
     true
@@ -403,27 +507,15 @@ mod sync_kernels {
     #[inline(never)]
     fn sync_local_u64(a: &SharedArena, n: usize) {
         let local = a.local();
-        for i in 0..n as u64 {
-            let p = local
-                .alloc_layout(Layout::new::<u64>())
-                .expect("fits")
-                .cast::<u64>();
-            // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
-            unsafe { p.as_ptr().write(i) };
-            black_box(p);
+        for _ in 0..n {
+            black_box(local.alloc_layout(Layout::new::<u64>()).expect("fits"));
         }
     }
 
     #[inline(never)]
     fn sync_shared_u64(a: &SharedArena, n: usize) {
-        for i in 0..n as u64 {
-            let p = a
-                .alloc_layout(Layout::new::<u64>())
-                .expect("fits")
-                .cast::<u64>();
-            // SAFETY: a fresh, aligned, writable 8-byte block of the arena.
-            unsafe { p.as_ptr().write(i) };
-            black_box(p);
+        for _ in 0..n {
+            black_box(a.alloc_layout(Layout::new::<u64>()).expect("fits"));
         }
     }
 

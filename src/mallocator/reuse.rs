@@ -182,7 +182,7 @@ impl Mallocator {
         self.advise_again();
         self.reset();
         let base = self.base().as_ptr() as usize;
-        self.end.set(base);
+        self.set_end(base);
         self.dirty.set(base);
         Ok(())
     }
@@ -226,7 +226,7 @@ impl Mallocator {
             // exists (and `&mut self` rules out any other).
             unsafe { self.region.decommit(keep, committed - keep) }?;
             self.advise_again();
-            self.end.set(base + keep);
+            self.set_end(base + keep);
             self.dirty.set(self.dirty.get().min(base + keep));
         }
         Ok(())

@@ -339,7 +339,7 @@ impl Mallocator {
             // The fresh pages lost the advice; should it be refused now, they stay small.
             let _ = self.region.advise_huge_pages();
         }
-        self.end.set(end);
+        self.set_end(end);
         self.dirty.set(self.dirty.get().min(end));
         Ok(())
     }

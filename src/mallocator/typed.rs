@@ -41,14 +41,7 @@ impl Mallocator {
         let Some(size) = unit.checked_mul(len) else {
             return Err(self.out_of_memory(usize::MAX, align));
         };
-        if self.all_writable {
-            match self.bump(size, align) {
-                Some(addr) => Ok(addr),
-                None => self.grow(size, align),
-            }
-        } else {
-            self.bump_checked(size, align)
-        }
+        self.bump_writable(size, align)
     }
 
     /// [`bump_array`](Self::bump_array) for one value: the size is a constant, so the

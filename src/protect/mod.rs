@@ -54,7 +54,7 @@ impl Mallocator {
             return Err(e);
         }
         self.prots.set(start, end, protection);
-        self.all_writable = self.prots.uniform().is_some_and(Protection::is_writable);
+        self.set_all_writable();
         Ok(())
     }
 
@@ -81,7 +81,7 @@ impl Mallocator {
             }
             at = seg_end;
         }
-        self.all_writable = self.prots.uniform().is_some_and(Protection::is_writable);
+        self.set_all_writable();
     }
 
     /// Changes the protection of the pages that `range` touches (`mprotect(2)` /
