@@ -161,11 +161,7 @@ impl Runs {
         }
         self.firsts[b] = block[0].0;
         if block.len() > CAP {
-            let mut tail = Vec::with_capacity(CAP + 1);
-            tail.extend_from_slice(&block[CAP / 2..]);
-            block.truncate(CAP / 2);
-            self.firsts.insert(b + 1, tail[0].0);
-            self.blocks.insert(b + 1, tail);
+            self.split(b);
         } else if block.len() < CAP / 4 {
             self.merge_around(b);
         }
@@ -211,12 +207,18 @@ impl Runs {
             self.firsts[b] = key;
         }
         if block.len() > CAP {
-            let mut tail = Vec::with_capacity(CAP + 1);
-            tail.extend_from_slice(&block[CAP / 2..]);
-            block.truncate(CAP / 2);
-            self.firsts.insert(b + 1, tail[0].0);
-            self.blocks.insert(b + 1, tail);
+            self.split(b);
         }
+    }
+
+    /// Splits the over-full block `b` in two halves.
+    fn split(&mut self, b: usize) {
+        let block = &mut self.blocks[b];
+        let mut tail = Vec::with_capacity(CAP + 1);
+        tail.extend_from_slice(&block[CAP / 2..]);
+        block.truncate(CAP / 2);
+        self.firsts.insert(b + 1, tail[0].0);
+        self.blocks.insert(b + 1, tail);
     }
 
     /// Removes every key in `[lo, hi]`.
