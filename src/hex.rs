@@ -160,6 +160,18 @@ pub(crate) fn decode_into(input: &str, out: &mut [MaybeUninit<u8>]) -> Result<us
     parse_dispatch(input, out, simd_available())
 }
 
+/// The exact number of bytes `input` decodes to, found by parsing it without writing
+/// anything (the scalar parser alone).
+pub(crate) fn decoded_len(input: &str) -> Result<usize, Error> {
+    parse::<false>(input, &mut [])
+}
+
+/// Parses all of `input` into `out`, which must hold exactly [`decoded_len`]`(input)`
+/// bytes, and returns how many bytes it wrote: all of `out`.
+pub(crate) fn decode_exact(input: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
+    parse_dispatch(input, out, simd_available())
+}
+
 /// An upper bound on the number of bytes an input of `input_len` bytes decodes to:
 /// `input_len / 2`, since every byte takes at least two characters.
 ///
@@ -275,18 +287,23 @@ fn missing_digit(s: &str, i: usize) -> Error {
     )
 }
 
-/// Writes `byte` at `out[*n]` and counts it.
+/// Writes `byte` at `out[*n]`, if `out` reaches that far, and counts it.
 #[inline(always)]
 fn push(out: &mut [MaybeUninit<u8>], n: &mut usize, byte: u8) {
-    // In bounds: every byte takes two input bytes (three for `0x1`, four for `\x12`) and
-    // `out` has room for half the input.
-    out[*n] = MaybeUninit::new(byte);
+    // `out` has room for all bytes when it holds half the input (every byte takes two
+    // input bytes, three for `0x1`, four for `\x12`) or exactly the decoded length; an
+    // empty `out` only counts.
+    if let Some(slot) = out.get_mut(*n) {
+        slot.write(byte);
+    }
     *n += 1;
 }
 
 /// The whole parser: writes the bytes of `s` to `out[..n]` in order and returns `n`.
 /// With `SIMD` it must run on a CPU with AVX2 (only [`parse_avx2`] passes `true`).
-/// `out.len()` must be at least `s.len() / 2`.
+/// `out` holds at least `s.len() / 2` bytes, or exactly the decoded length (then `out`
+/// is all written); where it holds fewer, only the bytes that fit are written and `n`
+/// still counts all of them.
 #[inline(always)]
 fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
     let b = s.as_bytes();
