@@ -5,7 +5,9 @@
 //! bound) in one pass over ASCII, with vector instructions picked at run time; the exact
 //! encoders here write into a destination of exactly the encoded length, for a block
 //! that must not be larger (near the end of the region, or where a larger one would
-//! commit memory), and serve as the scalar reference.
+//! commit memory), and serve as the scalar reference. Both write through
+//! `MaybeUninit` units: the arena's block may hold uninitialised bytes (a rewound raw
+//! block), so no `&mut [u16]` or `&mut [u32]` is ever made over it.
 
 use core::mem::MaybeUninit;
 

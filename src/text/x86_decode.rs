@@ -15,10 +15,13 @@
 //! The input is a `&str`, valid UTF-8, so nothing is validated.
 
 use core::arch::x86_64::{
-    __m128i, _mm_and_si128, _mm_loadu_si128, _mm_or_si128, _mm_packus_epi32, _mm_set1_epi32,
-    _mm_shuffle_epi8, _mm_srli_epi32, _mm_storel_epi64, _mm_unpackhi_epi64, _mm256_cmpeq_epi8,
-    _mm256_cmpgt_epi8, _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32, _mm256_loadu_si256,
-    _mm256_max_epu8, _mm256_movemask_epi8, _mm256_set1_epi8,
+    __m128i, __m256i, _mm_and_si128, _mm_loadu_si128, _mm_or_si128, _mm_packus_epi32,
+    _mm_set1_epi32, _mm_shuffle_epi8, _mm_srli_epi32, _mm_storel_epi64, _mm_unpackhi_epi64,
+    _mm256_and_si256, _mm256_castsi256_si128, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8,
+    _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_loadu2_m128i,
+    _mm256_max_epu8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_packus_epi32,
+    _mm256_permute4x64_epi64, _mm256_set1_epi8, _mm256_set1_epi32, _mm256_shuffle_epi8,
+    _mm256_srli_epi32,
 };
 use core::mem::MaybeUninit;
 
@@ -76,6 +79,23 @@ fn code_points(v: __m128i, end_mask: usize) -> __m128i {
     _mm_or_si128(_mm_or_si128(last, middle), first)
 }
 
+/// The eight code points of a double step: the four of `v`'s low lane (the 16 bytes at
+/// the first step's start, ends `m0`) and the four of its high lane (ends `m1`).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn code_points8(v: __m256i, m0: usize, m1: usize) -> __m256i {
+    let (s0, s1) = (&SHUFFLE[m0 & 0xfff], &SHUFFLE[m1 & 0xfff]);
+    // SAFETY: `s0` and `s1` are 16 readable bytes each; `loadu2` has no alignment
+    // requirement.
+    let shuffle = unsafe { _mm256_loadu2_m128i(s1.as_ptr().cast(), s0.as_ptr().cast()) };
+    let perm = _mm256_shuffle_epi8(v, shuffle);
+    // As in `code_points`.
+    let last = _mm256_and_si256(perm, _mm256_set1_epi32(0x7f));
+    let middle = _mm256_srli_epi32::<2>(_mm256_and_si256(perm, _mm256_set1_epi32(0x3f00)));
+    let first = _mm256_srli_epi32::<4>(_mm256_and_si256(perm, _mm256_set1_epi32(0x0f_0000)));
+    _mm256_or_si256(_mm256_or_si256(last, middle), first)
+}
+
 /// Of 64 bytes: continuation bytes, non-ASCII bytes, and leaders of 4-byte characters
 /// (a bit set for each).
 #[inline]
@@ -127,7 +147,7 @@ fn char_at(b: &[u8], i: usize) -> (u32, usize) {
 /// units at `$o` ends within `$b.len()` units wherever 16 bytes at `$i` are in `$b`:
 /// the caller's destination holds a unit per byte.
 macro_rules! steps {
-    ($b:expr, $i:ident, $o:ident, $ascii:expr, $one:expr, $step:expr) => {
+    ($b:expr, $i:ident, $o:ident, $ascii:expr, $one:expr, $step:expr, $step8:expr) => {
         while $i + 80 <= $b.len() {
             let window: &[u8; 64] = $b[$i..$i + 64].try_into().expect("64 bytes");
             let (cont, high, four) = masks(window);
@@ -152,6 +172,24 @@ macro_rules! steps {
                     break;
                 }
                 let end4 = e3.trailing_zeros();
+                let e4 = e3 & e3.wrapping_sub(1);
+                let e7 = e4 & e4.wrapping_sub(1);
+                let e7 = e7 & e7.wrapping_sub(1);
+                let e7 = e7 & e7.wrapping_sub(1);
+                let end8 = e7.trailing_zeros();
+                if e7 != 0 && next_four > end8 {
+                    // Eight characters of one to three bytes: four in each lane.
+                    let start2 = end4 as usize + 1;
+                    let (m0, m1) = ((e >> start) as usize, (e4 >> start2) as usize);
+                    // SAFETY: `start, start2 < 63`, so both loads end by `$i + 79`, within
+                    // `$b`.
+                    let v = unsafe { load2_at($b, $i + start, $i + start2) };
+                    $step8(code_points8(v, m0, m1), $o);
+                    $o += 8;
+                    start = end8 as usize + 1;
+                    e = e7 & e7.wrapping_sub(1);
+                    continue;
+                }
                 if next_four <= end4 {
                     // A 4-byte character among the next four: one at a time.
                     while start <= end4 as usize {
@@ -189,6 +227,22 @@ unsafe fn load_at(b: &[u8], i: usize) -> __m128i {
     let p = unsafe { b.as_ptr().add(i) };
     // SAFETY: 16 readable bytes at `p`; `loadu` has no alignment requirement.
     unsafe { _mm_loadu_si128(p.cast()) }
+}
+
+/// The 16 bytes at `b[i..]` in the low lane, those at `b[j..]` in the high one.
+///
+/// # Safety
+/// `i + 16 <= b.len()` and `j + 16 <= b.len()`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load2_at(b: &[u8], i: usize, j: usize) -> __m256i {
+    debug_assert!(i.max(j) + 16 <= b.len());
+    // SAFETY: `i + 16 <= b.len()`, per the contract.
+    let lo = unsafe { b.as_ptr().add(i) };
+    // SAFETY: `j + 16 <= b.len()`, per the contract.
+    let hi = unsafe { b.as_ptr().add(j) };
+    // SAFETY: 16 readable bytes at each; `loadu2` has no alignment requirement.
+    unsafe { _mm256_loadu2_m128i(hi.cast(), lo.cast()) }
 }
 
 /// A raw cursor into a destination of units, for the stores of the step loop.
@@ -260,7 +314,11 @@ pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
         // SAFETY: see above; 4 units.
         unsafe { out.put(o, cp) };
     };
-    steps!(b, i, o, ascii, one, step);
+    let step8 = |cp: __m256i, o: usize| {
+        // SAFETY: see above; 8 units.
+        unsafe { out.put(o, cp) };
+    };
+    steps!(b, i, o, ascii, one, step, step8);
     for (d, c) in dst[o..].iter_mut().zip(span[i..].chars()) {
         d.write(u32::from(c));
         o += 1;
@@ -306,7 +364,15 @@ pub(super) fn utf16(span: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
         // SAFETY: `p` has room for the 8 bytes `storel` writes, unaligned.
         unsafe { _mm_storel_epi64(p, units) };
     };
-    steps!(b, i, o, ascii, one, step);
+    let step8 = |cp: __m256i, o: usize| {
+        // Each lane packs its four code points into its low 8 bytes; the permute brings
+        // both halves together.
+        let packed = _mm256_packus_epi32(cp, cp);
+        let units = _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b10_00>(packed));
+        // SAFETY: see above; 8 units of 2 bytes each.
+        unsafe { out.put(o, units) };
+    };
+    steps!(b, i, o, ascii, one, step, step8);
     for c in span[i..].chars() {
         let mut units = [0; 2];
         for &u in c.encode_utf16(&mut units).iter() {
