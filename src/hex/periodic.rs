@@ -234,6 +234,23 @@ fn store16(dst: &mut [MaybeUninit<u8>; 16], v: core::arch::x86_64::__m128i) {
     unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), v) }
 }
 
+/// The 16 bytes at `s[at..]`.
+#[inline(always)]
+fn sub16(s: &[u8], at: usize) -> &[u8; 16] {
+    s[at..at + 16].try_into().expect("16 bytes")
+}
+
+/// Gathers, per lane, the digit of each output byte that `m` picks from the three
+/// chunks, with `fill` where there is none.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn gather(v0: __m256i, v1: __m256i, v2: __m256i, m: &[__m256i; 3], fill: __m256i) -> __m256i {
+    _mm256_or_si256(
+        _mm256_or_si256(_mm256_shuffle_epi8(v0, m[0]), _mm256_shuffle_epi8(v1, m[1])),
+        _mm256_or_si256(_mm256_shuffle_epi8(v2, m[2]), fill),
+    )
+}
+
 /// Parses pairs of groups of the template's layout from the start of `src` (a token
 /// start, where `t` was found) into `dst`, while they match and a pair fits; returns how
 /// many input bytes it consumed and output bytes it wrote.
@@ -250,31 +267,21 @@ pub(super) fn blocks(t: &Template, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> (
     // The second group's last chunk ends `g + 48` bytes in; two stores of 16 bytes, the
     // second `k` bytes after the first.
     while let (Some(s), Some(d)) = (src.get(i..i + g + GROUP), dst.get_mut(o..o + k + LANE)) {
-        let chunk =
-            |c: usize| -> &[u8; 16] { s[16 * c..16 * c + 16].try_into().expect("16 bytes") };
-        let chunk2 = |c: usize| -> &[u8; 16] {
-            s[g + 16 * c..g + 16 * c + 16].try_into().expect("16 bytes")
-        };
-        let v = [0, 1, 2].map(|c| load2(chunk(c), chunk2(c)));
+        // Three chunks per lane: the first group in the low lane, the second in the high.
+        let v0 = load2(sub16(s, 0), sub16(s, g));
+        let v1 = load2(sub16(s, 16), sub16(s, g + 16));
+        let v2 = load2(sub16(s, 32), sub16(s, g + 32));
         // A fixed byte that differs from the template: 0xff there.
-        let mut bad = _mm256_andnot_si256(_mm256_cmpeq_epi8(v[0], fixed[0]), is_fixed[0]);
-        for c in 1..3 {
-            bad = _mm256_or_si256(
-                bad,
-                _mm256_andnot_si256(_mm256_cmpeq_epi8(v[c], fixed[c]), is_fixed[c]),
-            );
-        }
-        let gather = |m: &[__m256i; 3]| {
+        let bad = _mm256_or_si256(
             _mm256_or_si256(
-                _mm256_or_si256(
-                    _mm256_shuffle_epi8(v[0], m[0]),
-                    _mm256_shuffle_epi8(v[1], m[1]),
-                ),
-                _mm256_or_si256(_mm256_shuffle_epi8(v[2], m[2]), fill),
-            )
-        };
-        let (hi, lo) = (nibbles(gather(&high)), nibbles(gather(&low)));
-        bad = _mm256_or_si256(bad, _mm256_or_si256(invalid(hi), invalid(lo)));
+                _mm256_andnot_si256(_mm256_cmpeq_epi8(v0, fixed[0]), is_fixed[0]),
+                _mm256_andnot_si256(_mm256_cmpeq_epi8(v1, fixed[1]), is_fixed[1]),
+            ),
+            _mm256_andnot_si256(_mm256_cmpeq_epi8(v2, fixed[2]), is_fixed[2]),
+        );
+        let hi = nibbles(gather(v0, v1, v2, &high, fill));
+        let lo = nibbles(gather(v0, v1, v2, &low, fill));
+        let bad = _mm256_or_si256(bad, _mm256_or_si256(invalid(hi), invalid(lo)));
         if _mm256_movemask_epi8(bad) != 0 {
             break;
         }
