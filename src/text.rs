@@ -202,15 +202,20 @@ pub(crate) fn encode_utf32(s: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
 /// Copies the bytes of `s` into `dst`, which must be `s.len()` bytes long; returns
 /// `s.len()`.
 pub(crate) fn encode_utf8(s: &str, dst: &mut [MaybeUninit<u8>]) -> usize {
+    encode_utf8_bytes(s.as_bytes(), dst)
+}
+
+/// Copies `bytes` into `dst`, which must be `bytes.len()` long; returns `bytes.len()`.
+pub(crate) fn encode_utf8_bytes(bytes: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
     assert_eq!(
         dst.len(),
-        s.len(),
-        "the destination holds the string exactly"
+        bytes.len(),
+        "the destination holds the bytes exactly"
     );
-    for (d, &b) in dst.iter_mut().zip(s.as_bytes()) {
+    for (d, &b) in dst.iter_mut().zip(bytes) {
         d.write(b);
     }
-    s.len()
+    bytes.len()
 }
 
 /// The initialised units `dst[..n]`, copied out (tests compare them).

@@ -28,10 +28,12 @@ pub(super) fn bytes<'a>(
 ) -> Result<&'a mut [u8], Error> {
     check_writable(arena)?;
     let addr = bump(bytes.len(), 1)?;
-    // SAFETY: just handed out by the bump, in a writable region; alignment 1 suits `u8`.
-    let block = unsafe { arena.block::<u8>(addr, bytes.len()) };
-    block.copy_from_slice(bytes);
-    Ok(block)
+    // SAFETY: just handed out by the bump, in a writable region; alignment 1 suits
+    // `MaybeUninit<u8>`, which may view bytes that are not initialised.
+    let block = unsafe { arena.block::<MaybeUninit<u8>>(addr, bytes.len()) };
+    text::encode_utf8_bytes(bytes, block);
+    // SAFETY: the same block, every byte just written; the reborrow above has ended.
+    Ok(unsafe { arena.block::<u8>(addr, bytes.len()) })
 }
 
 /// Encodes `s` in `width` plus a NUL unit into a block handed out by `bump` at the unit's
