@@ -106,10 +106,12 @@ fn period_pairs(u: &[u16]) -> Option<Pairs> {
     let at = |j: usize| u.get(j).copied();
     let is_x = |j: usize| matches!(at(j), Some(s) if s == u16::from(b'x') || s == u16::from(b'X'));
     let sep = |s: u16| s < 0x80 && is_sep(s as u8);
-    // What may follow the period's last run: the period's own first byte comes next.
+    // What may end a run: a separator or an escape inside the period. A run that
+    // reaches the end of the period is refused: after the last group of a block the next
+    // byte is not checked, and a digit there would lengthen the run.
     let run_may_end = |e: usize| match at(e) {
         Some(s) => sep(s) || (s == u16::from(b'\\') && is_x(e + 1)),
-        None => u[0] == u16::from(b'\\') && is_x(1),
+        None => false,
     };
     let mut pairs = Pairs {
         at: [0; MAX_PERIOD / 2],
@@ -360,6 +362,7 @@ mod tests {
             "0x12",     // a run that would go on into the next period
             "ab",       // dense: no separator
             r"\x12a",   // odd run after an escape
+            r"\x12ab",  // a run up to the end of the period
         ] {
             let s = unit.repeat(200);
             assert!(Template::find(s.as_bytes()).is_none(), "{unit:?}");

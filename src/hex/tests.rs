@@ -367,3 +367,17 @@ proptest! {
         let _ = both(&t);
     }
 }
+
+#[test]
+fn a_run_ending_a_repeating_layout_is_checked_against_what_follows() {
+    // Found by fuzzing: the blocks took `\x3A3A33` as a period whose last run ends at
+    // the next period's escape, while the text after the last block went on with a
+    // digit, lengthening that run to an odd one.
+    let unit = r"\x3A3A33";
+    for tail in [r"3\x00", r"33\x00", " ", r"\x00", "3"] {
+        let s = unit.repeat(30) + tail;
+        let _ = both(&s);
+    }
+    let s = r"005500333A\x3A\x033A\x00333A\x3A\x033A\x00333A\x3A\x033A\x3A333A\x3A\x033A\x3A3A333\x033A\x3A333A\x3A\x033A\x3A3A3300333A";
+    assert_eq!(both(s), Err(error(78, OddDigitCount(5))));
+}
