@@ -85,7 +85,9 @@
 //!
 //! On x86-64 with AVX2 (detected at run time, with the BMI1, LZCNT and POPCNT that come
 //! with it), long runs of digits are decoded 64 digits at a time, the common
-//! `"hh hh hh\n"` layout 96 input bytes at a time, and everything else, token by token,
+//! `"hh hh hh\n"` layout 96 input bytes at a time, text whose tokens repeat with a
+//! period of up to 48 bytes (`"0x48, 0x31, "`, `"00 ab f9 0x42 "`, `"\x48\x31"`) 96
+//! bytes at a time against a template of one period, and everything else, token by token,
 //! in windows of 64 bytes: `0x` prefixes, `\x` escapes, commas and comments included (the
 //! windows stop at a comment, skip it to the end of its line, and go on). Whatever a
 //! window cannot prove regular (an error, `0x1`, a `0x` right after an escape) goes
@@ -97,9 +99,17 @@ use core::mem::MaybeUninit;
 use crate::{Error, HexErrorKind};
 
 #[cfg(target_arch = "x86_64")]
+mod periodic;
+#[cfg(target_arch = "x86_64")]
 mod simd;
 #[cfg(target_arch = "x86_64")]
 mod tokens;
+
+/// The template of the last repeating layout found, tried first at the next token start.
+#[cfg(target_arch = "x86_64")]
+type Layout = Option<periodic::Template>;
+#[cfg(not(target_arch = "x86_64"))]
+type Layout = ();
 
 /// Parses all of `input` (see the [grammar](self)) and returns the bytes.
 ///
@@ -147,6 +157,18 @@ pub fn decode_append(input: &str, out: &mut Vec<u8>) -> Result<usize, Error> {
 /// On error, bytes of `out` may have been written all the same.
 pub(crate) fn decode_into(input: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
     debug_assert!(out.len() >= max_decoded_len(input.len()));
+    parse_dispatch(input, out, simd_available())
+}
+
+/// The exact number of bytes `input` decodes to, found by parsing it without writing
+/// anything (the scalar parser alone).
+pub(crate) fn decoded_len(input: &str) -> Result<usize, Error> {
+    parse::<false>(input, &mut [])
+}
+
+/// Parses all of `input` into `out`, which must hold exactly [`decoded_len`]`(input)`
+/// bytes, and returns how many bytes it wrote: all of `out`.
+pub(crate) fn decode_exact(input: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
     parse_dispatch(input, out, simd_available())
 }
 
@@ -265,18 +287,23 @@ fn missing_digit(s: &str, i: usize) -> Error {
     )
 }
 
-/// Writes `byte` at `out[*n]` and counts it.
+/// Writes `byte` at `out[*n]`, if `out` reaches that far, and counts it.
 #[inline(always)]
 fn push(out: &mut [MaybeUninit<u8>], n: &mut usize, byte: u8) {
-    // In bounds: every byte takes two input bytes (three for `0x1`, four for `\x12`) and
-    // `out` has room for half the input.
-    out[*n] = MaybeUninit::new(byte);
+    // `out` has room for all bytes when it holds half the input (every byte takes two
+    // input bytes, three for `0x1`, four for `\x12`) or exactly the decoded length; an
+    // empty `out` only counts.
+    if let Some(slot) = out.get_mut(*n) {
+        slot.write(byte);
+    }
     *n += 1;
 }
 
 /// The whole parser: writes the bytes of `s` to `out[..n]` in order and returns `n`.
 /// With `SIMD` it must run on a CPU with AVX2 (only [`parse_avx2`] passes `true`).
-/// `out.len()` must be at least `s.len() / 2`.
+/// `out` holds at least `s.len() / 2` bytes, or exactly the decoded length (then `out`
+/// is all written); where it holds fewer, only the bytes that fit are written and `n`
+/// still counts all of them.
 #[inline(always)]
 fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
     let b = s.as_bytes();
@@ -284,12 +311,26 @@ fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize
     // Where to try the `"hh "` blocks and the token windows next; after a miss, wait a
     // block's length.
     let (mut next_spaced, mut next_tokens) = (0, 0);
+    // Where to look for a repeating layout next; after a miss, wait twice as long as
+    // last time (up to 4 KiB), since looking costs about as much as a window.
+    let (mut next_periodic, mut periodic_wait) = (0, 64);
+    let mut layout = Layout::default();
     while let Some(&c) = b.get(i) {
         // At the top of the loop `i` is always where a token, a separator, a comment or an
         // escape starts.
         // A run of digits reaching 64 bytes ahead goes straight to the 64-digit blocks.
-        let long_run = || digit(b, i + 2).is_some() && digit(b, i + 63).is_some();
+        let long_run = || (1..4).all(|k| digit(b, i + k).is_some()) && digit(b, i + 63).is_some();
         if SIMD && !(DIGITS[usize::from(c)] < 16 && long_run()) {
+            if i >= next_periodic {
+                let from = i;
+                periodic_blocks(b, &mut i, out, &mut n, &mut layout);
+                if i != from {
+                    periodic_wait = 64;
+                    continue;
+                }
+                next_periodic = i + periodic_wait;
+                periodic_wait = (2 * periodic_wait).min(4096);
+            }
             let is_digit = DIGITS[usize::from(c)] < 16;
             if is_digit && i >= next_spaced && !matches!(b.get(i + 1), Some(b'x' | b'X')) {
                 let from = i;
@@ -421,6 +462,37 @@ fn token_blocks(b: &[u8], i: &mut usize, out: &mut [MaybeUninit<u8>], n: &mut us
         *n += wrote;
     }
     let _ = (b, i, out, n);
+}
+
+/// Decodes blocks of a repeating token layout at the token start `*i`: with the template
+/// of the last layout first, then with the one found here (kept for next time).
+#[inline(always)]
+fn periodic_blocks(
+    b: &[u8],
+    i: &mut usize,
+    out: &mut [MaybeUninit<u8>],
+    n: &mut usize,
+    layout: &mut Layout,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(src), Some(dst)) = (b.get(*i..), out.get_mut(*n..)) {
+        for fresh in [false, true] {
+            if fresh {
+                *layout = periodic::Template::find(src);
+            }
+            if let Some(t) = layout {
+                // SAFETY: only `parse::<true>` calls this, and only `parse_avx2` runs
+                // that, which `parse_dispatch` calls after checking that the CPU has AVX2.
+                let (read, wrote) = unsafe { periodic::blocks(t, src, dst) };
+                if read != 0 {
+                    *i += read;
+                    *n += wrote;
+                    return;
+                }
+            }
+        }
+    }
+    let _ = (b, i, out, n, layout);
 }
 
 /// Decodes 96-byte blocks of `"hh "` tokens at the token start `*i` while they match.

@@ -5,13 +5,19 @@
 //! bound) in one pass over ASCII, with vector instructions picked at run time; the exact
 //! encoders here write into a destination of exactly the encoded length, for a block
 //! that must not be larger (near the end of the region, or where a larger one would
-//! commit memory), and serve as the scalar reference.
+//! commit memory), and serve as the scalar reference. Both write through
+//! `MaybeUninit` units: the arena's block may hold uninitialised bytes (a rewound raw
+//! block), so no `&mut [u16]` or `&mut [u32]` is ever made over it.
+
+use core::mem::MaybeUninit;
 
 #[cfg(target_arch = "aarch64")]
 mod neon;
 pub(crate) mod wide;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(target_arch = "x86_64")]
+mod x86_decode;
 
 /// The width of one character unit in a string copied into the region.
 ///
@@ -105,12 +111,12 @@ fn decode_at(bytes: &[u8], i: usize) -> (u32, usize) {
 
 /// Widens `s` into `dst`: ASCII 16 bytes at a time, other characters through `put`, which
 /// writes one code point at `dst[o..]` and returns the units written. `dst` must hold the
-/// encoded length. Returns the units written.
+/// encoded length. Returns the units written, all of `dst[..n]` written.
 #[inline(always)]
 fn widen<T: Copy + From<u8>>(
     s: &str,
-    dst: &mut [T],
-    put: impl Fn(u32, &mut [T], usize) -> usize,
+    dst: &mut [MaybeUninit<T>],
+    put: impl Fn(u32, &mut [MaybeUninit<T>], usize) -> usize,
 ) -> usize {
     let bytes = s.as_bytes();
     let (mut i, mut o) = (0, 0);
@@ -127,7 +133,7 @@ fn widen<T: Copy + From<u8>>(
         if end > i {
             let run = end - i;
             for (d, &b) in dst[o..o + run].iter_mut().zip(&bytes[i..end]) {
-                *d = T::from(b);
+                d.write(T::from(b));
             }
             i = end;
             o += run;
@@ -144,16 +150,16 @@ fn widen<T: Copy + From<u8>>(
                 // it and are overwritten by the characters that follow.
                 if let (Some(src), Some(out)) = (bytes.get(i..i + 8), dst.get_mut(o..o + 8)) {
                     let src: &[u8; 8] = src.try_into().expect("8 bytes");
-                    let out: &mut [T; 8] = out.try_into().expect("8 units");
+                    let out: &mut [MaybeUninit<T>; 8] = out.try_into().expect("8 units");
                     for (d, &b) in out.iter_mut().zip(src) {
-                        *d = T::from(b);
+                        d.write(T::from(b));
                     }
                     let high = u64::from_le_bytes(*src) & 0x8080_8080_8080_8080;
                     let ascii = (high.trailing_zeros() / 8) as usize;
                     i += ascii;
                     o += ascii;
                 } else {
-                    dst[o] = T::from(b);
+                    dst[o].write(T::from(b));
                     i += 1;
                     o += 1;
                 }
@@ -169,28 +175,57 @@ fn widen<T: Copy + From<u8>>(
 
 /// Writes `s` as UTF-16 into `dst`, which must hold exactly its encoded length
 /// ([`CharWidth::encoded_len`]): units past the end of the encoding may be scribbled on
-/// before they are written. Returns the units written.
-pub(crate) fn encode_utf16(s: &str, dst: &mut [u16]) -> usize {
+/// before they are written. Returns the units written, all of `dst[..n]` initialised.
+pub(crate) fn encode_utf16(s: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
     widen(s, dst, |c, d, o| {
         if c < 0x1_0000 {
-            d[o] = c as u16;
+            d[o].write(c as u16);
             1
         } else {
             let c = c - 0x1_0000;
-            d[o] = 0xd800 | (c >> 10) as u16;
-            d[o + 1] = 0xdc00 | (c & 0x3ff) as u16;
+            d[o].write(0xd800 | (c >> 10) as u16);
+            d[o + 1].write(0xdc00 | (c & 0x3ff) as u16);
             2
         }
     })
 }
 
 /// Writes `s` as UTF-32 into `dst`, which must hold exactly its encoded length. Returns
-/// the units written.
-pub(crate) fn encode_utf32(s: &str, dst: &mut [u32]) -> usize {
+/// the units written, all of `dst[..n]` initialised.
+pub(crate) fn encode_utf32(s: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
     widen(s, dst, |c, d, o| {
-        d[o] = c;
+        d[o].write(c);
         1
     })
+}
+
+/// Copies the bytes of `s` into `dst`, which must be `s.len()` bytes long; returns
+/// `s.len()`.
+pub(crate) fn encode_utf8(s: &str, dst: &mut [MaybeUninit<u8>]) -> usize {
+    encode_utf8_bytes(s.as_bytes(), dst)
+}
+
+/// Copies `bytes` into `dst`, which must be `bytes.len()` long; returns `bytes.len()`.
+pub(crate) fn encode_utf8_bytes(bytes: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
+    assert_eq!(
+        dst.len(),
+        bytes.len(),
+        "the destination holds the bytes exactly"
+    );
+    for (d, &b) in dst.iter_mut().zip(bytes) {
+        d.write(b);
+    }
+    bytes.len()
+}
+
+/// The initialised units `dst[..n]`, copied out (tests compare them).
+#[cfg(test)]
+pub(crate) fn written<T: Copy>(dst: &[MaybeUninit<T>], n: usize) -> Vec<T> {
+    // SAFETY: the caller passes the count an encoder returned, whose units it wrote.
+    dst[..n]
+        .iter()
+        .map(|u| unsafe { u.assume_init() })
+        .collect()
 }
 
 /// The byte offset of the first NUL in `s`, if any.
@@ -223,10 +258,10 @@ mod tests {
     #[test]
     fn utf16_matches_std() {
         for s in SAMPLES {
-            let mut dst = vec![0u16; CharWidth::U16.encoded_len(s)];
+            let mut dst = vec![MaybeUninit::uninit(); CharWidth::U16.encoded_len(s)];
             let n = encode_utf16(s, &mut dst);
             let want: Vec<u16> = s.encode_utf16().collect();
-            assert_eq!(&dst[..n], &want[..], "{s:?}");
+            assert_eq!(written(&dst, n), want, "{s:?}");
             assert_eq!(CharWidth::U16.encoded_len(s), want.len(), "{s:?}");
         }
     }
@@ -234,10 +269,10 @@ mod tests {
     #[test]
     fn utf32_matches_std() {
         for s in SAMPLES {
-            let mut dst = vec![0u32; CharWidth::U32.encoded_len(s)];
+            let mut dst = vec![MaybeUninit::uninit(); CharWidth::U32.encoded_len(s)];
             let n = encode_utf32(s, &mut dst);
             let want: Vec<u32> = s.chars().map(u32::from).collect();
-            assert_eq!(&dst[..n], &want[..], "{s:?}");
+            assert_eq!(written(&dst, n), want, "{s:?}");
             assert_eq!(CharWidth::U32.encoded_len(s), want.len(), "{s:?}");
         }
     }
@@ -260,15 +295,24 @@ mod tests {
                 println!("skipped {}: this CPU lacks it", isa.name());
                 continue;
             }
-            // Poisoned destinations, longer than needed: only the units counted matter.
-            let mut d16 = vec![0xdead_u16; s.len() + 3];
+            // Uninitialised destinations, longer than needed: only the units counted
+            // matter (and Miri would flag a read of any other).
+            let mut d16 = vec![MaybeUninit::uninit(); s.len() + 3];
             match wide::utf16(s, &mut d16, isa) {
-                Ok(n) => assert_eq!((&d16[..n], None), (&want16[..], nul), "{isa:?} {s:?}"),
+                Ok(n) => assert_eq!(
+                    (written(&d16, n), None),
+                    (want16.clone(), nul),
+                    "{isa:?} {s:?}"
+                ),
                 Err(at) => assert_eq!(Some(at), nul, "{isa:?} {s:?}"),
             }
-            let mut d32 = vec![0xdead_beef_u32; s.len() + 3];
+            let mut d32 = vec![MaybeUninit::uninit(); s.len() + 3];
             match wide::utf32(s, &mut d32, isa) {
-                Ok(n) => assert_eq!((&d32[..n], None), (&want32[..], nul), "{isa:?} {s:?}"),
+                Ok(n) => assert_eq!(
+                    (written(&d32, n), None),
+                    (want32.clone(), nul),
+                    "{isa:?} {s:?}"
+                ),
                 Err(at) => assert_eq!(Some(at), nul, "{isa:?} {s:?}"),
             }
         }
@@ -334,14 +378,22 @@ mod tests {
         }
 
         #[test]
+        fn wide_encoders_match_std_on_long_mixed_text(
+            s in "(\\PC|[a-zA-Z ,.]{1,12}|[é€日🦀а]{1,12}){0,200}",
+        ) {
+            // No NUL, hundreds of bytes: the four-character steps of every level run.
+            wide_matches_std(&s);
+        }
+
+        #[test]
         fn encoders_match_std_on_any_string(s in "\\PC*") {
-            let mut d16 = vec![0u16; CharWidth::U16.encoded_len(&s)];
+            let mut d16 = vec![MaybeUninit::uninit(); CharWidth::U16.encoded_len(&s)];
             let n = encode_utf16(&s, &mut d16);
-            proptest::prop_assert_eq!(&d16[..n], &s.encode_utf16().collect::<Vec<_>>()[..]);
+            proptest::prop_assert_eq!(written(&d16, n), s.encode_utf16().collect::<Vec<_>>());
             proptest::prop_assert_eq!(CharWidth::U16.encoded_len(&s), n);
-            let mut d32 = vec![0u32; CharWidth::U32.encoded_len(&s)];
+            let mut d32 = vec![MaybeUninit::uninit(); CharWidth::U32.encoded_len(&s)];
             let n = encode_utf32(&s, &mut d32);
-            proptest::prop_assert_eq!(&d32[..n], &s.chars().map(u32::from).collect::<Vec<_>>()[..]);
+            proptest::prop_assert_eq!(written(&d32, n), s.chars().map(u32::from).collect::<Vec<_>>());
             proptest::prop_assert_eq!(CharWidth::U32.encoded_len(&s), n);
         }
     }

@@ -1,12 +1,13 @@
 //! A region of one protection needs no heap allocation: creating and freeing one, and a
-//! `make_writable` + `publish` pair over all of it, allocate nothing. Counted with a global
+//! `make_writable` + `publish` pair over all of it, allocate nothing; nor do `alloc_hex`
+//! and `alloc_str`, which decode straight into the arena. Counted with a global
 //! allocator that counts (this test binary has a single test, so no other test allocates
 //! meanwhile).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use vmallocator::{Mallocator, Protection, page_size};
+use vmallocator::{CharWidth, Mallocator, Protection, page_size};
 
 struct Counting;
 
@@ -43,6 +44,26 @@ fn uniform_regions_allocate_nothing() {
     }
     let after = ALLOCATIONS.load(Ordering::Relaxed);
     assert_eq!(after - before, 0, "heap allocations");
+
+    // Hex and strings decode straight into the arena, through an upper-bound block and,
+    // near the end of the region, through the exact count: no temporary buffer.
+    let m = Mallocator::with_size(page_size(), Protection::READ_WRITE).unwrap();
+    m.alloc_str("warm", CharWidth::U16).unwrap(); // reads VMALLOCATOR_FORCE_ISA once
+    let hex = "0x48, 0x31, 0xc0, ".repeat(20); // 360 characters, 60 bytes
+    let text = "h€llo 🦀 wörld ".repeat(10);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    assert_eq!(m.alloc_hex(&hex).unwrap().len(), 60);
+    m.alloc_str(&text, CharWidth::U16).unwrap();
+    m.alloc_str(&text, CharWidth::U32).unwrap();
+    m.alloc(m.remaining() - 60, 1).unwrap();
+    assert_eq!(m.alloc_hex(&hex).unwrap().len(), 60);
+    assert_eq!(m.remaining(), 0);
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed) - before,
+        0,
+        "heap allocations"
+    );
+    drop(m);
 
     // Splitting the region into runs does allocate (the map's nodes), so the count can fail.
     let mut m = Mallocator::with_size(4 * page_size(), Protection::READ_WRITE).unwrap();

@@ -125,3 +125,35 @@ fn read_only_pages_are_refused_before_writing() -> Result<(), Error> {
     ));
     Ok(())
 }
+
+#[test]
+fn the_exact_path_decodes_what_the_upper_bound_path_does() -> Result<(), Error> {
+    let layouts = [
+        "00 ab f9 0x42 ".repeat(40),
+        "0x48, 0x31, 0xc0, ".repeat(40),
+        r"\x48\x31\xc0\x0f\x05".repeat(40),
+        "b8 2a 00 00 00    ; mov eax, 42\n0f 05 ; syscall\n".repeat(20),
+        "0123456789abcdef".repeat(80),
+        "0x1, 0x2,\t0X0a0B // irregular\n".repeat(30),
+    ];
+    for hex in &layouts {
+        let want = vmallocator::hex::decode(hex)?;
+        // Room for the exact block only: the upper bound does not fit.
+        let m = Mallocator::with_size(page_size(), Protection::READ_WRITE)?;
+        m.alloc(page_size() - want.len(), 1)?;
+        assert!(hex.len() / 2 >= m.remaining());
+        assert_eq!(m.alloc_hex(hex)?, &want[..], "{hex:?}");
+        assert_eq!(m.remaining(), 0);
+        // A bad byte late in the text: the same error as `decode`, nothing handed out.
+        let m = Mallocator::with_size(page_size(), Protection::READ_WRITE)?;
+        m.alloc(page_size() - want.len(), 1)?;
+        let bad = format!("{hex} zz");
+        let before = state(&m);
+        assert_eq!(
+            m.alloc_hex(&bad),
+            vmallocator::hex::decode(&bad).map(|_| unreachable!())
+        );
+        assert_eq!(state(&m), before);
+    }
+    Ok(())
+}

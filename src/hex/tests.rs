@@ -281,6 +281,33 @@ fn formatted() -> impl Strategy<Value = (Vec<u8>, String)> {
     prop_oneof![mixed, short, simple]
 }
 
+/// A layout of a few groups (lengths, styles, separators without comments) repeated with
+/// fresh bytes each time: text the periodic blocks take.
+fn repeating() -> impl Strategy<Value = (Vec<u8>, String)> {
+    let unit = prop::collection::vec((1..4_usize, style(), 0..7_usize), 1..5);
+    let pool = prop::collection::vec(any::<u8>(), 61);
+    (unit, 8..60_usize, pool, 0..7_usize).prop_map(|(unit, reps, pool, lead)| {
+        let mut groups = Vec::new();
+        let mut k = 0;
+        for _ in 0..reps {
+            for &(len, style, sep) in &unit {
+                let mut bytes = Vec::new();
+                for _ in 0..len {
+                    k += 1;
+                    bytes.push(pool[k % pool.len()] ^ (k / pool.len()) as u8);
+                }
+                // `0x` and one digit is irregular: keep the layout's shape with two.
+                if let (Style::Prefixed { .. }, [b]) = (style, &mut bytes[..]) {
+                    *b |= 0x10;
+                }
+                groups.push((bytes, style, sep));
+            }
+        }
+        let bytes = groups.iter().flat_map(|g| g.0.clone()).collect();
+        (bytes, render(&groups, lead))
+    })
+}
+
 const ALPHABET: &[char] = &[
     '0', '1', '9', 'a', 'f', 'A', 'F', 'g', 'x', 'X', ' ', '\n', '\t', ',', ';', '#', '/', '\\',
     'é', '€', '\0',
@@ -290,6 +317,28 @@ proptest! {
     #[test]
     fn formatted_bytes_round_trip((bytes, s) in formatted()) {
         prop_assert_eq!(both(&s), Ok(bytes));
+    }
+
+    #[test]
+    fn repeating_layouts_round_trip((bytes, s) in repeating()) {
+        prop_assert_eq!(both(&s), Ok(bytes));
+    }
+
+    #[test]
+    fn one_changed_char_in_a_repeating_layout_gives_the_same_result_on_both_paths(
+        (_, s) in repeating(),
+        pos in any::<prop::sample::Index>(),
+        c in prop::sample::select(ALPHABET),
+        insert in any::<bool>(),
+    ) {
+        let mut s: Vec<char> = s.chars().collect();
+        let at = pos.index(s.len() + 1);
+        if insert || at == s.len() {
+            s.insert(at, c);
+        } else {
+            s[at] = c;
+        }
+        let _ = both(&s.into_iter().collect::<String>());
     }
 
     #[test]
@@ -317,4 +366,18 @@ proptest! {
         let _ = both(&s.into_iter().collect::<String>());
         let _ = both(&t);
     }
+}
+
+#[test]
+fn a_run_ending_a_repeating_layout_is_checked_against_what_follows() {
+    // Found by fuzzing: the blocks took `\x3A3A33` as a period whose last run ends at
+    // the next period's escape, while the text after the last block went on with a
+    // digit, lengthening that run to an odd one.
+    let unit = r"\x3A3A33";
+    for tail in [r"3\x00", r"33\x00", " ", r"\x00", "3"] {
+        let s = unit.repeat(30) + tail;
+        let _ = both(&s);
+    }
+    let s = r"005500333A\x3A\x033A\x00333A\x3A\x033A\x00333A\x3A\x033A\x3A333A\x3A\x033A\x3A3A333\x033A\x3A333A\x3A\x033A\x3A3A3300333A";
+    assert_eq!(both(s), Err(error(78, OddDigitCount(5))));
 }

@@ -16,7 +16,7 @@ use core::arch::x86_64::{
     __m128i, __m256i, _mm_set_epi64x, _mm_shuffle_epi8, _mm_storel_epi64, _mm_unpackhi_epi64,
     _mm256_add_epi8, _mm256_and_si256, _mm256_castsi256_si128, _mm256_cmpeq_epi8,
     _mm256_extracti128_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
-    _mm256_shuffle_epi8, _mm256_slli_epi16, _mm256_srli_epi16,
+    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi16, _mm256_srli_epi16,
 };
 use core::mem::MaybeUninit;
 
@@ -212,7 +212,15 @@ fn window(src: &[u8; 65], dst: &mut [MaybeUninit<u8>; 48]) -> Step {
     let a1: &[u8; 32] = src[1..33].try_into().expect("32 bytes");
     let b1: &[u8; 32] = src[33..65].try_into().expect("32 bytes");
     let mut c = Classes::default();
-    let values = [classify(load(a), &mut c, 0), classify(load(b), &mut c, 32)];
+    let first = classify(load(a), &mut c, 0);
+    // Where the first half holds a byte no regular token has (a comment, say), nothing
+    // after it is used: the second half is then not classified, its bits stay clear.
+    let second = if (!(c.digit | c.sep | c.x | c.backslash)).trailing_zeros() < 32 {
+        _mm256_setzero_si256()
+    } else {
+        classify(load(b), &mut c, 32)
+    };
+    let values = [first, second];
     // The first byte no regular token has; a comment may start there.
     let allowed = c.digit | c.sep | c.x | c.backslash;
     let w = (!allowed).trailing_zeros();
@@ -253,32 +261,33 @@ fn window(src: &[u8; 65], dst: &mut [MaybeUninit<u8>; 48]) -> Step {
         return Step::Stop;
     }
     // Each first digit's byte: its value times 16 plus the next byte's value.
-    let next = [load(a1), load(b1)].map(|v| {
-        let (lo, hi) = split(v);
-        value(lo, hi)
-    });
-    let bytes = [0, 1].map(|k| {
-        let hi = _mm256_and_si256(
+    // Only the 16-byte chunks before `len` hold first digits.
+    let bytes = |k: usize| {
+        let (lo, hi) = split(load([a1, b1][k]));
+        let hi_nibble = _mm256_and_si256(
             _mm256_slli_epi16(values[k], 4),
             _mm256_set1_epi8(0xf0_u8 as i8),
         );
-        _mm256_or_si256(hi, next[k])
-    });
+        _mm256_or_si256(hi_nibble, value(lo, hi))
+    };
     let mut o = 0;
-    compress16(_mm256_castsi256_si128(bytes[0]), high, dst, &mut o);
-    compress16(
-        _mm256_extracti128_si256::<1>(bytes[0]),
-        high >> 16,
-        dst,
-        &mut o,
-    );
-    compress16(_mm256_castsi256_si128(bytes[1]), high >> 32, dst, &mut o);
-    compress16(
-        _mm256_extracti128_si256::<1>(bytes[1]),
-        high >> 48,
-        dst,
-        &mut o,
-    );
+    let low = bytes(0);
+    compress16(_mm256_castsi256_si128(low), high, dst, &mut o);
+    if len > 16 {
+        compress16(_mm256_extracti128_si256::<1>(low), high >> 16, dst, &mut o);
+    }
+    if len > 32 {
+        let upper = bytes(1);
+        compress16(_mm256_castsi256_si128(upper), high >> 32, dst, &mut o);
+        if len > 48 {
+            compress16(
+                _mm256_extracti128_si256::<1>(upper),
+                high >> 48,
+                dst,
+                &mut o,
+            );
+        }
+    }
     debug_assert_eq!(o, high.count_ones() as usize);
     let len = len as usize;
     if at_comment && len == w as usize {

@@ -40,10 +40,7 @@ impl Mallocator {
                 if let Some(offset) = text::find_nul(s) {
                     return Err(Error::InteriorNul { offset });
                 }
-                self.alloc_units::<u8>(s, width, |s, dst| {
-                    dst.copy_from_slice(s.as_bytes());
-                    s.len()
-                })
+                self.alloc_units::<u8>(s, width, text::encode_utf8)
             }
             CharWidth::U16 => self.alloc_wide(s, width, wide::utf16, text::encode_utf16),
             CharWidth::U32 => self.alloc_wide(s, width, wide::utf32, text::encode_utf32),
@@ -60,8 +57,8 @@ impl Mallocator {
         &self,
         s: &str,
         width: CharWidth,
-        fast: impl Fn(&str, &mut [T], Isa) -> Result<usize, usize>,
-        exact: impl Fn(&str, &mut [T]) -> usize,
+        fast: impl Fn(&str, &mut [MaybeUninit<T>], Isa) -> Result<usize, usize>,
+        exact: impl Fn(&str, &mut [MaybeUninit<T>]) -> usize,
     ) -> Result<&mut [u8], Error> {
         let unit = size_of::<T>();
         let before = self.ptr_addr();
@@ -78,11 +75,12 @@ impl Mallocator {
             return self.alloc_units::<T>(s, width, exact);
         };
         // SAFETY: just bumped past, inside the committed part of a writable region,
-        // aligned to `unit`; room for `s.len() + 1` units.
-        let dst = unsafe { self.block::<T>(start, s.len() + 1) };
+        // aligned to `unit`; room for `s.len() + 1` units. Its bytes may be uninitialised
+        // (a rewound raw block), so it is viewed as `MaybeUninit`.
+        let dst = unsafe { self.block_uninit::<T>(start, s.len() + 1) };
         match fast(s, &mut dst[..s.len()], Isa::current()) {
             Ok(n) => {
-                dst[n] = T::default();
+                dst[n].write(T::default());
                 let end = start + (n + 1) * unit;
                 // SAFETY: `before <= end <= ptr`; `[end, ptr)` was never handed out, and
                 // `dst` is not used again.
@@ -106,7 +104,7 @@ impl Mallocator {
         &self,
         s: &str,
         width: CharWidth,
-        encode: impl Fn(&str, &mut [T]) -> usize,
+        encode: impl Fn(&str, &mut [MaybeUninit<T>]) -> usize,
     ) -> Result<&mut [u8], Error> {
         let unit = size_of::<T>();
         debug_assert_eq!(unit, width.unit_size());
@@ -117,11 +115,13 @@ impl Mallocator {
             .checked_mul(unit)
             .ok_or_else(|| self.out_of_memory(usize::MAX, unit))?;
         let start = self.bump_writable(bytes, unit)?;
-        // SAFETY: just bumped past, its pages writable, aligned to `unit`.
-        let dst = unsafe { self.block::<T>(start, units) };
+        // SAFETY: just bumped past, its pages writable, aligned to `unit`; viewed as
+        // `MaybeUninit`, since its bytes may be uninitialised.
+        let dst = unsafe { self.block_uninit::<T>(start, units) };
         let n = encode(s, &mut dst[..units - 1]);
-        debug_assert_eq!(n, units - 1);
-        dst[n] = T::default();
+        // The encoders write exactly the count of `encoded_len`, all of it.
+        assert_eq!(n, units - 1, "the encoder wrote the counted units");
+        dst[n].write(T::default());
         let end = self.ptr_addr();
         // SAFETY: the block `[end - units * unit, end)` was just bumped past, its pages
         // writable; alignment 1 suits `u8`.
@@ -134,10 +134,10 @@ impl Mallocator {
     /// bytes `hex` can hold ([`hex::max_decoded_len`]), decodes into it and shrinks the
     /// block to its exact end. Where that upper bound does not fit in the committed,
     /// writable part of the region (near its end, on pages that are not writable, or
-    /// where a reserved region would have to commit more), it parses into a temporary
-    /// buffer first and then copies, so an exact fit still succeeds and a failure commits
-    /// nothing. On failure the pointer is where it was; bytes above it may have been
-    /// written.
+    /// where a reserved region would have to commit more), it parses twice: once to count
+    /// the bytes (writing nothing), then straight into a block of exactly that size, so
+    /// an exact fit still succeeds and a failure commits nothing. On failure the pointer
+    /// is where it was; bytes above it may have been written.
     ///
     /// ```
     /// # let m = vmallocator::Mallocator::new()?;
@@ -161,8 +161,7 @@ impl Mallocator {
             None
         };
         let Some(start_again) = reserved else {
-            let bytes = hex::decode(hex)?;
-            return self.alloc_bytes(&bytes);
+            return self.alloc_hex_exact(hex);
         };
         debug_assert_eq!(start, start_again);
         // SAFETY: `[start, start + bound)` was just bumped past at alignment 1, inside the
@@ -184,5 +183,23 @@ impl Mallocator {
                 Err(e)
             }
         }
+    }
+
+    /// [`alloc_hex`](Self::alloc_hex) where the upper bound does not fit: counts the
+    /// bytes exactly, writing nothing, then hands out a block of exactly that size and
+    /// parses again straight into it.
+    #[cold]
+    fn alloc_hex_exact(&self, hex: &str) -> Result<&mut [u8], Error> {
+        let n = hex::decoded_len(hex)?;
+        let start = self.bump_writable(n, 1)?;
+        // SAFETY: just bumped past, its pages writable; viewed as `MaybeUninit`, since
+        // its bytes may be uninitialised.
+        let out = unsafe { self.block_uninit::<u8>(start, n) };
+        // The same input parses the same way twice, into exactly the counted bytes.
+        let written = hex::decode_exact(hex, out);
+        assert_eq!(written, Ok(n), "the second parse agrees with the count");
+        // SAFETY: `[start, start + n)` was bumped past above and stays handed out;
+        // `decode_exact` initialised all of it (it wrote `n` bytes into `n` bytes).
+        Ok(unsafe { self.block::<u8>(start, n) })
     }
 }

@@ -2,6 +2,8 @@
 //! takes the bump to hand the block out with (a handle's chunk or the thread's cached one)
 //! and writes into the block with the encoders of [`crate::text`].
 
+use core::mem::MaybeUninit;
+
 use super::SharedArena;
 use crate::text::{self, CharWidth};
 use crate::{Error, Protection};
@@ -26,10 +28,12 @@ pub(super) fn bytes<'a>(
 ) -> Result<&'a mut [u8], Error> {
     check_writable(arena)?;
     let addr = bump(bytes.len(), 1)?;
-    // SAFETY: just handed out by the bump, in a writable region; alignment 1 suits `u8`.
-    let block = unsafe { arena.block::<u8>(addr, bytes.len()) };
-    block.copy_from_slice(bytes);
-    Ok(block)
+    // SAFETY: just handed out by the bump, in a writable region; alignment 1 suits
+    // `MaybeUninit<u8>`, which may view bytes that are not initialised.
+    let block = unsafe { arena.block::<MaybeUninit<u8>>(addr, bytes.len()) };
+    text::encode_utf8_bytes(bytes, block);
+    // SAFETY: the same block, every byte just written; the reborrow above has ended.
+    Ok(unsafe { arena.block::<u8>(addr, bytes.len()) })
 }
 
 /// Encodes `s` in `width` plus a NUL unit into a block handed out by `bump` at the unit's
@@ -45,10 +49,7 @@ pub(super) fn str<'a>(
     }
     check_writable(arena)?;
     match width {
-        CharWidth::U8 => units::<u8>(arena, s, bump, |s, dst| {
-            dst.copy_from_slice(s.as_bytes());
-            s.len()
-        }),
+        CharWidth::U8 => units::<u8>(arena, s, bump, text::encode_utf8),
         CharWidth::U16 => units::<u16>(arena, s, bump, text::encode_utf16),
         CharWidth::U32 => units::<u32>(arena, s, bump, text::encode_utf32),
     }
@@ -61,7 +62,7 @@ fn units<'a, T: Copy + Default>(
     arena: &'a SharedArena,
     s: &str,
     bump: impl FnOnce(usize, usize) -> Result<usize, Error>,
-    encode: impl Fn(&str, &mut [T]) -> usize,
+    encode: impl Fn(&str, &mut [MaybeUninit<T>]) -> usize,
 ) -> Result<&'a mut [u8], Error> {
     let unit = size_of::<T>();
     let width = match unit {
@@ -76,11 +77,13 @@ fn units<'a, T: Copy + Default>(
         remaining: arena.remaining(),
     })?;
     let addr = bump(bytes, unit)?;
-    // SAFETY: just handed out by the bump, in a writable region, aligned to `unit`.
-    let dst = unsafe { arena.block::<T>(addr, n) };
+    // SAFETY: just handed out by the bump, in a writable region, aligned to `unit`;
+    // `MaybeUninit<T>` can view bytes that may be uninitialised.
+    let dst = unsafe { arena.block::<MaybeUninit<T>>(addr, n) };
     let written = encode(s, &mut dst[..n - 1]);
-    debug_assert_eq!(written, n - 1);
-    dst[n - 1] = T::default();
+    // The encoders write exactly the count of `encoded_len`, all of it.
+    assert_eq!(written, n - 1, "the encoder wrote the counted units");
+    dst[n - 1].write(T::default());
     // SAFETY: the same block, viewed as bytes: alignment 1 suits `u8`, and the reborrow
     // above has ended.
     Ok(unsafe { arena.block::<u8>(addr, bytes) })

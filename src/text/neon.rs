@@ -6,6 +6,8 @@ use core::arch::aarch64::{
     vmovl_high_u8, vmovl_high_u16, vmovl_u8, vmovl_u16, vst1q_u16, vst1q_u32,
 };
 
+use core::mem::MaybeUninit;
+
 use super::wide::nul_in_block;
 
 #[inline]
@@ -32,7 +34,7 @@ fn stop(block: &[u8], at: usize) -> Result<usize, usize> {
 /// # Safety
 /// The CPU must have NEON (every aarch64 CPU has).
 #[target_feature(enable = "neon")]
-pub(super) fn ascii16(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
+pub(super) fn ascii16(src: &[u8], dst: &mut [MaybeUninit<u16>]) -> Result<usize, usize> {
     let mut i = 0;
     for (s, d) in src
         .as_chunks::<16>()
@@ -45,10 +47,11 @@ pub(super) fn ascii16(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
             return stop(s, i);
         }
         let (lo, hi) = d.split_at_mut(8);
-        // SAFETY: `lo` and `hi` are 8 writable units each.
-        unsafe { vst1q_u16(lo.as_mut_ptr(), vmovl_u8(vget_low_u8(v))) };
+        // SAFETY: `lo` and `hi` are 8 writable units each, written through a raw pointer;
+        // `MaybeUninit<u16>` has the layout of `u16`.
+        unsafe { vst1q_u16(lo.as_mut_ptr().cast(), vmovl_u8(vget_low_u8(v))) };
         // SAFETY: as above.
-        unsafe { vst1q_u16(hi.as_mut_ptr(), vmovl_high_u8(v)) };
+        unsafe { vst1q_u16(hi.as_mut_ptr().cast(), vmovl_high_u8(v)) };
         i += 16;
     }
     Ok(i)
@@ -57,7 +60,7 @@ pub(super) fn ascii16(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
 /// # Safety
 /// The CPU must have NEON (every aarch64 CPU has).
 #[target_feature(enable = "neon")]
-pub(super) fn ascii32(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> {
+pub(super) fn ascii32(src: &[u8], dst: &mut [MaybeUninit<u32>]) -> Result<usize, usize> {
     let mut i = 0;
     for (s, d) in src
         .as_chunks::<16>()
@@ -77,8 +80,9 @@ pub(super) fn ascii32(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> {
             vmovl_high_u16(hi),
         ];
         for (part, out) in parts.into_iter().zip(d.chunks_exact_mut(4)) {
-            // SAFETY: `out` is 4 writable units.
-            unsafe { vst1q_u32(out.as_mut_ptr(), part) };
+            // SAFETY: `out` is 4 writable units, written through a raw pointer;
+            // `MaybeUninit<u32>` has the layout of `u32`.
+            unsafe { vst1q_u32(out.as_mut_ptr().cast(), part) };
         }
         i += 16;
     }

@@ -4,15 +4,19 @@
 //! The driver widens whole blocks of ASCII with the best vector instructions the CPU has
 //! (AVX2 32 bytes at a time, SSE2 or NEON 16), testing each block for non-ASCII bytes and
 //! for NUL in the same pass. A block with a non-ASCII byte hands a span of up to
-//! [`SPAN`] bytes (ended on a character boundary) to the span encoder: for UTF-16,
-//! `encoding_rs::mem::convert_str_to_utf16`, which measured faster on mixed text than the
-//! hand-written decoder it replaced; for UTF-32, `str::chars`. Each span is searched for
-//! NUL first, with the same vector width.
+//! [`SPAN`] bytes (ended on a character boundary) to the span encoder. At the AVX2 level
+//! that is the vector decoder of `x86_decode`, four characters of up to three bytes per
+//! step (6.2 instructions per byte on the mixed text of the benchmarks, against 11.5
+//! for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for `str::chars`). At the other
+//! levels it is `encoding_rs` for UTF-16 (which takes initialised units, so the span's
+//! units are zeroed first) and `str::chars` for UTF-32. Each span is searched for NUL
+//! first, with the same vector width.
 //!
 //! The level can be forced with the environment variable `VMALLOCATOR_FORCE_ISA`
 //! (`scalar`, `sse2`, `avx2`, `neon`), read once; a level the CPU lacks falls back to
 //! the best one it has.
 
+use core::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 /// Bytes handed to the span encoder at a time.
@@ -26,7 +30,8 @@ pub(crate) enum Isa {
     /// x86-64 baseline, 16 bytes at a time.
     #[cfg(target_arch = "x86_64")]
     Sse2,
-    /// 32 bytes at a time.
+    /// 32 bytes at a time; non-ASCII text four characters at a time. With the BMI1 and
+    /// BMI2 that every AVX2 CPU has beside it.
     #[cfg(target_arch = "x86_64")]
     Avx2,
     /// aarch64 baseline, 16 bytes at a time.
@@ -54,7 +59,11 @@ impl Isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Sse2 => true,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            Isa::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("bmi1")
+                    && std::arch::is_x86_feature_detected!("bmi2")
+            }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,
         }
@@ -98,28 +107,55 @@ impl Isa {
 }
 
 /// Writes `s` as UTF-16 into `dst`, which must hold at least `s.len()` units, and returns
-/// the units written; or the byte offset of the first NUL in `s`. Units past those
-/// written are left as they were.
-pub(crate) fn utf16(s: &str, dst: &mut [u16], isa: Isa) -> Result<usize, usize> {
-    encode(s, dst, isa, |span, dst| {
-        encoding_rs::mem::convert_str_to_utf16(span, dst)
-    })
+/// the units written (all of `dst[..n]` initialised); or the byte offset of the first NUL
+/// in `s`. Units past those written may have been written too.
+pub(crate) fn utf16(s: &str, dst: &mut [MaybeUninit<u16>], isa: Isa) -> Result<usize, usize> {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
+        return encode(s, dst, isa, |span, d| unsafe {
+            super::x86_decode::utf16(span, d)
+        });
+    }
+    encode(s, dst, isa, utf16_span)
 }
 
 /// Writes `s` as UTF-32 into `dst`, which must hold at least `s.len()` units, and returns
-/// the units written; or the byte offset of the first NUL in `s`.
-pub(crate) fn utf32(s: &str, dst: &mut [u32], isa: Isa) -> Result<usize, usize> {
+/// the units written (all of `dst[..n]` initialised); or the byte offset of the first NUL
+/// in `s`.
+pub(crate) fn utf32(s: &str, dst: &mut [MaybeUninit<u32>], isa: Isa) -> Result<usize, usize> {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
+        return encode(s, dst, isa, |span, d| unsafe {
+            super::x86_decode::utf32(span, d)
+        });
+    }
     encode(s, dst, isa, utf32_span)
 }
 
-/// Decodes `span` to code points with `str::chars`. A decoder without a branch per
-/// sequence length measured 4 times slower on mixed text here: each character's start
-/// then waits for the previous character's length to load, where the branches of
-/// `chars` are predicted ahead.
-fn utf32_span(span: &str, dst: &mut [u32]) -> usize {
+/// Decodes `span` with `encoding_rs`, which takes initialised units: the `span.len()`
+/// units it may write are zeroed first (a `memset`, a few percent of the decoding time
+/// on mixed text), so no reference to uninitialised integers is ever made.
+fn utf16_span(span: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
+    let dst = &mut dst[..span.len()];
+    for d in dst.iter_mut() {
+        d.write(0);
+    }
+    // SAFETY: every unit of `dst` was just initialised, and `MaybeUninit<u16>` has the
+    // layout of `u16`.
+    let dst = unsafe { &mut *(core::ptr::from_mut(dst) as *mut [u16]) };
+    encoding_rs::mem::convert_str_to_utf16(span, dst)
+}
+
+/// Decodes `span` to code points with `str::chars` (the levels without the vector
+/// decoder). A scalar decoder without a branch per sequence length measured 4 times
+/// slower on mixed text here: each character's start then waits for the previous
+/// character's length to load, where the branches of `chars` are predicted ahead.
+fn utf32_span(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
     let mut n = 0;
     for (d, c) in dst.iter_mut().zip(span.chars()) {
-        *d = u32::from(c);
+        d.write(u32::from(c));
         n += 1;
     }
     n
@@ -129,9 +165,9 @@ fn utf32_span(span: &str, dst: &mut [u32]) -> usize {
 #[inline(always)]
 fn encode<T: Unit>(
     s: &str,
-    dst: &mut [T],
+    dst: &mut [MaybeUninit<T>],
     isa: Isa,
-    span: impl Fn(&str, &mut [T]) -> usize,
+    span: impl Fn(&str, &mut [MaybeUninit<T>]) -> usize,
 ) -> Result<usize, usize> {
     assert!(
         dst.len() >= s.len(),
@@ -181,12 +217,12 @@ pub(crate) trait Unit: Copy {
     /// Widens whole blocks from the start of `src` into `dst` while they are ASCII
     /// without NUL; returns the bytes widened, or the offset of the first NUL if a
     /// block holds one.
-    fn ascii_blocks(src: &[u8], dst: &mut [Self], isa: Isa) -> Result<usize, usize>;
+    fn ascii_blocks(src: &[u8], dst: &mut [MaybeUninit<Self>], isa: Isa) -> Result<usize, usize>;
 }
 
 impl Unit for u16 {
     #[inline(always)]
-    fn ascii_blocks(src: &[u8], dst: &mut [u16], isa: Isa) -> Result<usize, usize> {
+    fn ascii_blocks(src: &[u8], dst: &mut [MaybeUninit<u16>], isa: Isa) -> Result<usize, usize> {
         match isa {
             Isa::Scalar => Ok(0),
             #[cfg(target_arch = "x86_64")]
@@ -204,7 +240,7 @@ impl Unit for u16 {
 
 impl Unit for u32 {
     #[inline(always)]
-    fn ascii_blocks(src: &[u8], dst: &mut [u32], isa: Isa) -> Result<usize, usize> {
+    fn ascii_blocks(src: &[u8], dst: &mut [MaybeUninit<u32>], isa: Isa) -> Result<usize, usize> {
         match isa {
             Isa::Scalar => Ok(0),
             #[cfg(target_arch = "x86_64")]

@@ -9,6 +9,8 @@ use core::arch::x86_64::{
     _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
+use core::mem::MaybeUninit;
+
 use super::wide::nul_in_block;
 
 #[inline]
@@ -20,10 +22,10 @@ fn load16(b: &[u8; 16]) -> __m128i {
 
 #[inline]
 #[target_feature(enable = "sse2")]
-fn store16<T>(d: &mut [T], v: __m128i) {
+fn store16<T>(d: &mut [MaybeUninit<T>], v: __m128i) {
     assert!(size_of_val(d) >= 16);
     // SAFETY: `d` holds at least 16 writable bytes (checked); `storeu` has no alignment
-    // requirement, and any bit pattern is a valid integer unit.
+    // requirement, and it writes through a raw pointer into `MaybeUninit` units.
     unsafe { _mm_storeu_si128(d.as_mut_ptr().cast(), v) }
 }
 
@@ -45,7 +47,7 @@ fn stop(block: &[u8], at: usize) -> Result<usize, usize> {
 /// # Safety
 /// The CPU must have SSE2 (every x86-64 CPU has).
 #[target_feature(enable = "sse2")]
-pub(super) fn ascii16_sse2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
+pub(super) fn ascii16_sse2(src: &[u8], dst: &mut [MaybeUninit<u16>]) -> Result<usize, usize> {
     let mut i = 0;
     for (s, d) in src
         .as_chunks::<16>()
@@ -68,7 +70,7 @@ pub(super) fn ascii16_sse2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> 
 /// # Safety
 /// The CPU must have SSE2 (every x86-64 CPU has).
 #[target_feature(enable = "sse2")]
-pub(super) fn ascii32_sse2(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> {
+pub(super) fn ascii32_sse2(src: &[u8], dst: &mut [MaybeUninit<u32>]) -> Result<usize, usize> {
     let mut i = 0;
     for (s, d) in src
         .as_chunks::<16>()
@@ -116,10 +118,10 @@ fn load32(b: &[u8; 32]) -> __m256i {
 
 #[inline]
 #[target_feature(enable = "avx2")]
-fn store32<T>(d: &mut [T], v: __m256i) {
+fn store32<T>(d: &mut [MaybeUninit<T>], v: __m256i) {
     assert!(size_of_val(d) >= 32);
     // SAFETY: `d` holds at least 32 writable bytes (checked); `storeu` has no alignment
-    // requirement, and any bit pattern is a valid integer unit.
+    // requirement, and it writes through a raw pointer into `MaybeUninit` units.
     unsafe { _mm256_storeu_si256(d.as_mut_ptr().cast(), v) }
 }
 
@@ -135,7 +137,7 @@ fn unclean32(v: __m256i) -> u32 {
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
-pub(super) fn ascii16_avx2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> {
+pub(super) fn ascii16_avx2(src: &[u8], dst: &mut [MaybeUninit<u16>]) -> Result<usize, usize> {
     let mut i = 0;
     for (s, d) in src
         .as_chunks::<32>()
@@ -158,7 +160,7 @@ pub(super) fn ascii16_avx2(src: &[u8], dst: &mut [u16]) -> Result<usize, usize> 
 /// # Safety
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
-pub(super) fn ascii32_avx2(src: &[u8], dst: &mut [u32]) -> Result<usize, usize> {
+pub(super) fn ascii32_avx2(src: &[u8], dst: &mut [MaybeUninit<u32>]) -> Result<usize, usize> {
     let mut i = 0;
     for (s, d) in src
         .as_chunks::<32>()

@@ -1,0 +1,253 @@
+//! Kernels for `scripts/text-instructions.sh`: hex decoding and UTF-8 to UTF-16/UTF-32,
+//! ours against the peers, on the inputs of `benches/hex.rs` and `benches/strings.rs`.
+//!
+//! Each kernel is an `#[inline(never)]` function that makes one call on its input, the
+//! result passed through `black_box`. Run as `text_kernels <kernel>` to run one kernel
+//! once (for callgrind's `--toggle-collect`), `text_kernels --list` to list them with
+//! their input sizes; `text_kernels --time [ROUNDS]` times them round-robin in one
+//! process and prints the minimum over the rounds, in input bytes per second (10^9 = 1
+//! GB/s), and each peer's time over ours. With no argument (as `cargo bench` runs it)
+//! it runs each kernel once and checks that ours and the peer agree.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use vmallocator::{CharWidth, Mallocator, Protection};
+
+const MIB: usize = 1 << 20;
+
+fn bytes(n: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn dense(len: usize) -> String {
+    bytes(len / 2).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `unit` repeated to at most `len` bytes (whole units).
+fn repeat(unit: &str, len: usize) -> String {
+    unit.repeat(len / unit.len())
+}
+
+const ASCII_UNIT: &str = "The quick brown fox jumps over the lazy dog; \
+    pack my box with five dozen liquor jugs. 0123456789 (ASCII only)\n";
+/// About two thirds of its bytes non-ASCII (69 %), as in `benches/strings.rs`.
+const MIXED_UNIT: &str = "Größe, Straße, café, naïve and Привет, как дела? Съешь ещё этих \
+    булок. 日本語のテキストと中文。🦀🚀 ok, Dvořák said.\n";
+
+/// `unit` repeated, cut at a character boundary to at most `len` bytes.
+fn text(unit: &str, len: usize) -> String {
+    let mut s = unit.repeat(len / unit.len() + 1);
+    let mut cut = len;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    s
+}
+
+struct Ctx {
+    m: Mallocator,
+    buf8: Vec<u8>,
+    buf16: Vec<u16>,
+}
+
+type Kernel = fn(&mut Ctx, &str);
+
+#[inline(never)]
+fn hex_ours(c: &mut Ctx, s: &str) {
+    black_box(c.m.alloc_hex(black_box(s)).expect("valid"));
+    c.m.reset();
+}
+
+#[inline(never)]
+fn hex_const_hex(c: &mut Ctx, s: &str) {
+    const_hex::decode_to_slice(black_box(s), &mut c.buf8[..s.len() / 2]).expect("valid");
+    black_box(&c.buf8);
+}
+
+#[inline(never)]
+fn utf16_ours(c: &mut Ctx, s: &str) {
+    black_box(c.m.alloc_str(black_box(s), CharWidth::U16).expect("fits"));
+    c.m.reset();
+}
+
+#[inline(never)]
+fn utf16_encoding_rs(c: &mut Ctx, s: &str) {
+    let n = encoding_rs::mem::convert_str_to_utf16(black_box(s), &mut c.buf16);
+    c.buf16[n] = 0;
+    black_box(&c.buf16);
+}
+
+#[inline(never)]
+fn utf32_ours(c: &mut Ctx, s: &str) {
+    black_box(c.m.alloc_str(black_box(s), CharWidth::U32).expect("fits"));
+    c.m.reset();
+}
+
+#[inline(never)]
+fn utf32_chars(_: &mut Ctx, s: &str) {
+    black_box(black_box(s).chars().map(u32::from).collect::<Vec<u32>>());
+}
+
+/// A case: name, input, ours, the peer (if any) and its name.
+type Case = (String, String, Kernel, Option<(Kernel, &'static str)>);
+
+fn cases() -> Vec<Case> {
+    let mut v: Vec<Case> = Vec::new();
+    for (len, tag) in [(4 << 10, "4k"), (MIB, "1m")] {
+        v.push((
+            format!("hex_dense_{tag}"),
+            dense(len),
+            hex_ours,
+            Some((hex_const_hex, "const-hex")),
+        ));
+    }
+    for (name, unit) in [
+        ("hex_0x42", "00 ab f9 0x42 "),
+        ("hex_c_array", "0x48, 0x31, 0xc0, "),
+        ("hex_escapes", r"\x48\x31\xc0\x0f\x05"),
+        (
+            "hex_listing",
+            "b8 2a 00 00 00    ; mov eax, 42\n0f 05             ; syscall\n",
+        ),
+    ] {
+        v.push((name.to_string(), repeat(unit, MIB), hex_ours, None));
+    }
+    let spaced: String = bytes(MIB / 3)
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!("{b:02x}{}", if i % 16 == 15 { '\n' } else { ' ' }))
+        .collect();
+    v.push(("hex_spaced".into(), spaced, hex_ours, None));
+    for (len, tag) in [(4 << 10, "4k"), (MIB, "1m")] {
+        for (unit, kind) in [(ASCII_UNIT, "ascii"), (MIXED_UNIT, "mixed")] {
+            let s = text(unit, len);
+            v.push((
+                format!("utf16_{kind}_{tag}"),
+                s.clone(),
+                utf16_ours,
+                Some((utf16_encoding_rs, "encoding_rs")),
+            ));
+            v.push((
+                format!("utf32_{kind}_{tag}"),
+                s,
+                utf32_ours,
+                Some((utf32_chars, "chars().collect()")),
+            ));
+        }
+    }
+    v
+}
+
+fn ctx() -> Ctx {
+    Ctx {
+        m: Mallocator::with_size(8 * MIB, Protection::READ_WRITE).expect("arena"),
+        buf8: vec![0; MIB],
+        buf16: vec![0; MIB + 1],
+    }
+}
+
+/// The shortest time of one call over `rounds` rounds of batches of at least 2 ms.
+fn time_all(rounds: usize) {
+    let cases = cases();
+    let mut c = ctx();
+    let mut runs: Vec<(String, &str, Kernel, Duration, usize)> = Vec::new();
+    for (name, s, ours, peer) in &cases {
+        runs.push((name.clone(), s, *ours, Duration::MAX, 0));
+        if let Some((p, pname)) = peer {
+            runs.push((format!("{name} {pname}"), s, *p, Duration::MAX, 0));
+        }
+    }
+    for r in runs.iter_mut() {
+        // Calls per batch: enough for 2 ms.
+        let t = Instant::now();
+        (r.2)(&mut c, r.1);
+        let one = t.elapsed().as_nanos().max(1) as usize;
+        r.4 = (2_000_000 / one).max(1);
+    }
+    for _ in 0..rounds {
+        for r in runs.iter_mut() {
+            let t = Instant::now();
+            for _ in 0..r.4 {
+                (r.2)(&mut c, r.1);
+            }
+            r.3 = r.3.min(t.elapsed() / r.4 as u32);
+        }
+    }
+    let mut k = 0;
+    for (_, _, _, peer) in &cases {
+        let ours = &runs[k];
+        let rate = |r: &(String, &str, Kernel, Duration, usize)| {
+            r.1.len() as f64 / r.3.as_secs_f64() / 1e9
+        };
+        match peer {
+            Some(_) => {
+                let p = &runs[k + 1];
+                println!(
+                    "{:<16} ours {:>7.2} GB/s  {:<18} {:>7.2} GB/s  peer time / ours {:.2}",
+                    ours.0,
+                    rate(ours),
+                    p.0.split_once(' ').map_or("", |x| x.1),
+                    rate(p),
+                    p.3.as_secs_f64() / ours.3.as_secs_f64()
+                );
+                k += 2;
+            }
+            None => {
+                println!("{:<16} ours {:>7.2} GB/s", ours.0, rate(ours));
+                k += 1;
+            }
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cases = cases();
+    match args.first().map(String::as_str) {
+        Some("--list") => {
+            for (name, s, _, peer) in &cases {
+                println!("{name} {} ours", s.len());
+                if let Some((_, p)) = peer {
+                    println!("{name} {} {p}", s.len());
+                }
+            }
+        }
+        Some("--time") => time_all(args.get(1).and_then(|r| r.parse().ok()).unwrap_or(15)),
+        Some(kernel) if !kernel.starts_with('-') => {
+            // `<case>` runs ours, `<case>:peer` the peer; once each.
+            let (case, peer) = kernel
+                .strip_suffix(":peer")
+                .map_or((kernel, false), |c| (c, true));
+            let (_, s, ours, p) = cases
+                .iter()
+                .find(|c| c.0 == case)
+                .unwrap_or_else(|| panic!("no case {case}"));
+            let mut c = ctx();
+            if peer {
+                (p.expect("a peer").0)(&mut c, s);
+            } else {
+                ours(&mut c, s);
+            }
+        }
+        _ => {
+            let mut c = ctx();
+            for (name, s, ours, peer) in &cases {
+                ours(&mut c, s);
+                if let Some((p, _)) = peer {
+                    p(&mut c, s);
+                }
+                println!("ran {name}");
+            }
+        }
+    }
+}
