@@ -60,6 +60,7 @@ pub struct Builder {
     guard_before: usize,
     guard_after: usize,
     placement: Placement,
+    dual: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,7 @@ impl Builder {
             guard_before: 0,
             guard_after: 0,
             placement: Placement::Anywhere,
+            dual: false,
         }
     }
 
@@ -210,6 +212,47 @@ impl Builder {
         self
     }
 
+    /// Maps the region twice (`true`), for code: the same pages at a writable address
+    /// ([`base`](Mallocator::base)) and at an executable one
+    /// ([`exec_base`](Mallocator::exec_base)). Code is written through the first and run
+    /// from the second, so no address is ever writable and executable, code stays callable
+    /// while it is written or patched, and [`publish`](Mallocator::publish) makes no system
+    /// call (it only makes the instruction stream coherent). Off by default.
+    ///
+    /// What refers to which view: everything allocation-side ([`base`](Mallocator::base),
+    /// [`ptr`](Mallocator::ptr), offsets, the slices and [`Block`](crate::Block)s the helpers
+    /// return, [`protect`](Mallocator::protect)) is the writable view;
+    /// [`function`](Mallocator::function) and [`exec_addr`](Mallocator::exec_addr) give
+    /// addresses in the executable view; [`near`](Self::near) and [`at`](Self::at) place the
+    /// executable view (what relative calls must reach); guard pages surround both.
+    ///
+    /// ```
+    /// use vmallocator::{Mallocator, Protection};
+    /// # #[cfg(any(target_os = "linux", target_os = "android"))] {
+    /// let mut m = Mallocator::builder().reserve(1 << 20).dual_mapping(true).build()?;
+    /// assert!(m.is_dual_mapped());
+    /// assert_ne!(m.base(), m.exec_base());
+    /// let code = m.block_of(m.alloc_bytes(&[0xc3])?)?;
+    /// m.publish(code)?; // no protection change: the writable view stays writable
+    /// assert_eq!(m.protection(), Some(Protection::READ_WRITE));
+    /// assert_eq!(m.exec_addr(code)?, m.exec_base().as_ptr() as usize);
+    /// # }
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Platform behaviour
+    /// Linux and Android: one `memfd_create(2)` file sized to the region (`ftruncate`
+    /// allocates nothing), mapped `MAP_SHARED` over both reservations; committing is
+    /// `mprotect` of both views, decommitting punches a hole in the file
+    /// (`fallocate(FALLOC_FL_PUNCH_HOLE)`). It also works where the kernel forbids making
+    /// writable memory executable (SELinux `deny_execmem`, PaX MPROTECT), which is untested
+    /// here. Windows, macOS and the other Unix systems: not built yet, [`build`](Self::build)
+    /// reports [`Error::Unsupported`].
+    pub fn dual_mapping(mut self, dual: bool) -> Self {
+        self.dual = dual;
+        self
+    }
+
     /// Maps the region (`mmap` / `VirtualAlloc`), with its guard pages, where asked.
     ///
     /// # Errors
@@ -220,7 +263,8 @@ impl Builder {
     /// [`Error::InvalidAddress`] for a misaligned [`at`](Self::at) address,
     /// [`Error::AddressInUse`] when that address is taken, [`Error::NoFreeSpaceNear`] when
     /// nothing within the [`near`](Self::near) distance is free, [`Error::Os`] when the OS
-    /// refuses.
+    /// refuses. With [`dual_mapping`](Self::dual_mapping): [`Error::InvalidOptions`] for an
+    /// executable protection or huge pages, [`Error::Unsupported`] where it is not built.
     pub fn build(&self) -> Result<Mallocator, Error> {
         let (reserve, commit) = match (self.size, self.reserve) {
             (None, None) => (granularity(), None),
@@ -254,12 +298,25 @@ impl Builder {
                 reason: "guard pages and placement do not go with huge pages",
             });
         }
+        if self.dual {
+            if self.protection.is_executable() {
+                return Err(Error::InvalidOptions {
+                    reason: "with dual mapping the protection is the writable view's: not executable",
+                });
+            }
+            if self.huge != HugePages::Off {
+                return Err(Error::InvalidOptions {
+                    reason: "dual mapping does not go with huge pages",
+                });
+            }
+        }
         let request = Request {
             size: reserve,
             protection: self.protection,
             guard_before: self.guard_before,
             guard_after: self.guard_after,
-            reserve_only: commit.is_some(),
+            // A dual mapping is made over reservations, then committed.
+            reserve_only: commit.is_some() || self.dual,
         };
         let normal = |fallback| {
             let region = match self.placement {
@@ -269,6 +326,11 @@ impl Builder {
                     placement::map_near(&request, addr, distance)?
                 }
             };
+            if self.dual {
+                let region = region.into_dual()?;
+                let up_front = commit.unwrap_or(region.len());
+                return committed(region, up_front, step(page_size()), (HugePages::Off, None));
+            }
             Ok::<_, Error>(match commit {
                 None => {
                     let len = region.len();

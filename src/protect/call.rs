@@ -132,14 +132,18 @@ impl Mallocator {
                 len: block.len(),
             });
         }
-        if let Some(protection) = self
-            .prots
-            .first_lacking(start, end, Protection::is_executable)
+        // With dual mapping the executable view is read+execute wherever committed; the
+        // recorded protections are the writable view's.
+        if !self.is_dual_mapped()
+            && let Some(protection) =
+                self.prots
+                    .first_lacking(start, end, Protection::is_executable)
         {
             return Err(Error::NotExecutable { protection });
         }
         const { assert!(size_of::<F>() == size_of::<*const u8>()) };
-        let code: *const u8 = self.base().as_ptr().with_addr(block.addr());
+        let exec = self.exec_base();
+        let code: *const u8 = exec.as_ptr().with_addr(exec.as_ptr() as usize + start);
         // SAFETY: `F` is a function-pointer type (sealed `FnPtr`), the size of an address
         // (asserted at compile time), so the bits of `code` are a value of `F`. That the code
         // there fits `F` is the caller's promise; calling it is where that matters.

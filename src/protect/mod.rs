@@ -16,6 +16,7 @@ use crate::{Error, Mallocator, Protection, icache};
 
 mod block;
 mod call;
+mod dual;
 mod map;
 
 pub use block::{Block, ByteRange};
@@ -114,6 +115,11 @@ impl Mallocator {
     /// helpers never write or read a page on rights it may lack).
     #[inline]
     pub fn protect(&mut self, range: impl ByteRange, protection: Protection) -> Result<(), Error> {
+        if protection.is_executable() && self.is_dual_mapped() {
+            return Err(Error::InvalidOptions {
+                reason: "with dual mapping only the executable view runs code; the writable view is never made executable",
+            });
+        }
         let (start, end) = self.page_range(range)?;
         self.set_pages(start, end, protection)
     }
@@ -216,6 +222,9 @@ impl Mallocator {
         if !icache::SUPPORTED {
             return Err(Error::Unsupported);
         }
+        if self.is_dual_mapped() {
+            return self.publish_dual(range);
+        }
         let (start, end) = self.page_range(range)?;
         if start == end {
             return Ok(());
@@ -239,7 +248,7 @@ impl Mallocator {
         #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
         crate::sys::jit_write_protect(true);
         self.seal(start, end);
-        Ok(())
+        icache::sync_other_threads()
     }
 
     /// After pages `[start, end)` were published: when the bump pointer lies inside one of

@@ -16,6 +16,15 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod dual;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use dual::*;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod dual_stub;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use dual_stub::*;
+
 #[cfg(not(any(unix, windows)))]
 mod stub;
 #[cfg(not(any(unix, windows)))]

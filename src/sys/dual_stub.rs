@@ -1,0 +1,30 @@
+//! Dual mapping where this crate does not build it (every system but Linux and Android):
+//! [`DUAL_MAPPING`] is false and the builder reports [`crate::Error::Unsupported`] before
+//! anything here is called.
+
+use core::ptr::NonNull;
+
+use super::SysResult;
+
+/// Whether [`map_dual`] works on this platform.
+pub(crate) const DUAL_MAPPING: bool = false;
+
+/// Never made: [`map_dual`] always fails here.
+pub(crate) enum SharedMemory {}
+
+/// Always fails: dual mapping is not built for this platform.
+///
+/// # Safety
+/// None needed; the signature matches the platforms that have it.
+pub(crate) unsafe fn map_dual(
+    _first: NonNull<u8>,
+    _second: NonNull<u8>,
+    _len: usize,
+) -> SysResult<SharedMemory> {
+    Err(("map_dual", 0))
+}
+
+/// Cannot be called: no [`SharedMemory`] exists here.
+pub(crate) fn discard(memory: &SharedMemory, _offset: usize, _len: usize) -> SysResult<()> {
+    match *memory {}
+}
