@@ -123,6 +123,7 @@ impl Mallocator {
     /// CPU that follows `F`'s signature and calling convention, if every page it runs stays
     /// executable and unchanged while it runs, and if the arena outlives every call: the
     /// pointer borrows nothing. Getting the pointer alone does nothing unsafe.
+    #[inline]
     pub unsafe fn function<F: FnPtr>(&self, block: Block) -> Result<F, Error> {
         let (start, end) = block.offsets(self)?;
         // Code lies in committed memory: not past it (e.g. after `reset_decommit`).
