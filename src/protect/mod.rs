@@ -189,6 +189,12 @@ impl Mallocator {
     /// Takes `&mut self`, so no `&mut [u8]` into the code outlives the switch: keep a
     /// [`Block`] (or the offset), not the slice.
     ///
+    /// **Dual mapping** ([`Builder::dual_mapping`](crate::Builder::dual_mapping)): no
+    /// protection changes and no sealing. The executable view is read+execute wherever
+    /// committed and the writable view stays writable, so `publish` only makes the
+    /// instruction stream coherent over the bytes of `range` in the executable view (no
+    /// system call on x86_64), then syncs the other threads as below.
+    ///
     /// ```
     /// use vmallocator::{Mallocator, Protection, page_size};
     /// let mut m = Mallocator::with_size(2 * page_size(), Protection::READ_WRITE)?;
@@ -212,7 +218,11 @@ impl Mallocator {
     /// # Platform behaviour
     /// x86 and x86_64 need no cache maintenance (Windows still gets `FlushInstructionCache`);
     /// aarch64 Linux cleans and invalidates the caches line by line (`dc cvau`, `ic ivau`),
-    /// macOS calls `sys_icache_invalidate`. On macOS on Apple silicon this also switches the
+    /// macOS calls `sys_icache_invalidate`. Then the other threads' instruction streams are
+    /// made coherent: `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)` on Linux
+    /// aarch64 (registered once; skipped where the kernel refuses the registration),
+    /// `FlushProcessWriteBuffers` on Windows, nothing on x86 elsewhere (instruction fetch
+    /// snoops stores). On macOS on Apple silicon this also switches the
     /// calling thread's `MAP_JIT` memory to executable (`pthread_jit_write_protect_np(1)`):
     /// that path is type-checked, not run-tested.
     // Inlined: a call would cost more than the bookkeeping (register saves, the `Result`
