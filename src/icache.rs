@@ -85,21 +85,18 @@ pub(crate) fn flush(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
 }
 
 /// After [`flush`]: makes the instruction streams of the process's other threads coherent
-/// with the code just published (see the module's notes per platform).
-///
-/// # Errors
-/// [`Error::Os`] when Linux refuses the barrier after accepting the registration.
+/// with the code just published (see the module's notes per platform). Cannot fail, so a
+/// publish that changed protections never has to undo them: where the barrier is refused,
+/// it is skipped (see the module's notes).
 #[inline]
-#[allow(clippy::unnecessary_wraps)] // the Result is needed on Linux aarch64
-pub(crate) fn sync_other_threads() -> Result<(), Error> {
+pub(crate) fn sync_other_threads() {
     #[cfg(windows)]
     crate::sys::sync_other_threads();
     #[cfg(all(
         any(target_os = "linux", target_os = "android"),
         target_arch = "aarch64"
     ))]
-    membarrier::sync_core()?;
-    Ok(())
+    membarrier::sync_core();
 }
 
 #[cfg(all(
@@ -111,26 +108,22 @@ mod membarrier {
 
     use rustix::thread::{MembarrierCommand, membarrier};
 
-    use crate::Error;
-
     const UNKNOWN: u8 = 0;
     const REGISTERED: u8 = 1;
     const REFUSED: u8 = 2;
     static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-    /// `membarrier(PRIVATE_EXPEDITED_SYNC_CORE)`, the process registered once first.
-    pub(super) fn sync_core() -> Result<(), Error> {
+    /// `membarrier(PRIVATE_EXPEDITED_SYNC_CORE)`, the process registered once first. The
+    /// kernel refuses the barrier only when the process is not registered (`EPERM`), which
+    /// the registration rules out; should it refuse anyway, later calls skip it.
+    pub(super) fn sync_core() {
         let state = match STATE.load(Ordering::Acquire) {
             UNKNOWN => register(),
             s => s,
         };
-        if state == REGISTERED {
-            membarrier(MembarrierCommand::PrivateExpeditedSyncCore).map_err(|e| Error::Os {
-                call: "membarrier",
-                code: e.raw_os_error(),
-            })?;
+        if state == REGISTERED && membarrier(MembarrierCommand::PrivateExpeditedSyncCore).is_err() {
+            STATE.store(REFUSED, Ordering::Release);
         }
-        Ok(())
     }
 
     /// Registers the process; registering twice (two threads at once) is harmless.

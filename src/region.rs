@@ -392,7 +392,9 @@ impl Region {
         }
         let start = self.at(offset, len);
         if let Some(exec) = &self.dual {
-            return exec.decommit(offset, len);
+            // SAFETY: the caller guarantees the range is unused; it is committed (the
+            // owner decommits only committed pages).
+            return unsafe { exec.decommit(start, offset, len) };
         }
         // SAFETY: the range is page-aligned and ours; the caller guarantees it is unused.
         unsafe { sys::decommit(start, len) }.map_err(os_error)
@@ -432,6 +434,7 @@ impl Region {
     pub(crate) fn release(mut self) -> Result<(), (Error, Region)> {
         // The executable view first: should the OS refuse the writable one after it, the
         // region that comes back is an ordinary one, its writable view.
+        let dual = self.dual.is_some();
         if let Some(exec) = self.dual.take()
             && let Err((e, exec)) = exec.release()
         {
@@ -440,12 +443,29 @@ impl Region {
         }
         // SAFETY: `self` is the whole mapping and is consumed: on success it is forgotten
         // below, so Drop does not release it a second time and nothing can use it.
-        match unsafe { sys::unmap(self.mapping, self.mapping_len) } {
+        match unsafe { self.unmap(dual) } {
             Ok(()) => {
                 core::mem::forget(self);
                 Ok(())
             }
             Err(e) => Err((os_error(e), self)),
+        }
+    }
+}
+
+impl Region {
+    /// Unmaps the whole mapping: a view of a dual mapping (`dual`, which Windows unmaps with
+    /// a call of its own) or a plain mapping.
+    ///
+    /// # Safety
+    /// Nothing may use the mapping afterwards, and it must not be unmapped again.
+    unsafe fn unmap(&self, dual: bool) -> sys::SysResult<()> {
+        if dual {
+            // SAFETY: forwarded from the caller.
+            unsafe { sys::unmap_view(self.mapping, self.mapping_len) }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { sys::unmap(self.mapping, self.mapping_len) }
         }
     }
 }
@@ -456,9 +476,9 @@ impl Drop for Region {
     /// leaked. Debug builds say so on standard error.
     fn drop(&mut self) {
         // Dropping the executable view unmaps it (`dual::ExecView`'s own drop).
-        drop(self.dual.take());
+        let dual = self.dual.take().is_some();
         // SAFETY: the region owns the whole mapping, and after drop nothing can use it.
-        let result = unsafe { sys::unmap(self.mapping, self.mapping_len) };
+        let result = unsafe { self.unmap(dual) };
         // Not `eprintln!`, which panics when standard error cannot be written.
         #[cfg(debug_assertions)]
         if let Err(e) = result {

@@ -9,7 +9,7 @@ use vmallocator::{Block, Error, Mallocator, Protection, page_size};
 
 const RW: Protection = Protection::READ_WRITE;
 const HAS_CODE: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
-const HAS_DUAL: bool = cfg!(any(target_os = "linux", target_os = "android"));
+const HAS_DUAL: bool = cfg!(any(target_os = "linux", target_os = "android", windows));
 
 /// Machine code for `extern "C" fn() -> i32 { imm }` on this CPU (empty elsewhere).
 fn return_imm(imm: u32) -> Vec<u8> {
@@ -82,7 +82,9 @@ fn unsupported_here() -> bool {
         .build()
         .unwrap_err();
     assert_eq!(e, Error::Unsupported);
-    println!("skipped: dual mapping is built for Linux and Android only (Error::Unsupported here)");
+    println!(
+        "skipped: dual mapping is built for Linux, Android and Windows only (Error::Unsupported here)"
+    );
     true
 }
 
@@ -329,9 +331,20 @@ fn near_places_the_executable_view() {
     }
     let anchor = return_imm as fn(u32) -> Vec<u8> as usize;
     let reach = (1usize << 31) - 1;
+    // Windows views start at 64 KiB granules and cannot keep guard pages around them.
+    let guards = if cfg!(windows) {
+        let e = Mallocator::builder()
+            .guard_pages(1, 1)
+            .dual_mapping(true)
+            .build();
+        assert_eq!(e.unwrap_err(), Error::Unsupported);
+        0
+    } else {
+        1
+    };
     let m = Mallocator::builder()
         .reserve(1 << 30)
-        .guard_pages(1, 1)
+        .guard_pages(guards, guards)
         .near(anchor, reach)
         .dual_mapping(true)
         .build()

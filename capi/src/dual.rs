@@ -34,7 +34,10 @@ pub unsafe extern "C" fn vma_builder_dual_mapping(b: *mut vma_builder, dual: boo
 /// `m` is NULL or a live handle used by no other thread during the call; `out` NULL or valid
 /// for a write.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vma_is_dual_mapped(m: *const vma_mallocator, out: *mut bool) -> vma_status {
+pub unsafe extern "C" fn vma_is_dual_mapped(
+    m: *const vma_mallocator,
+    out: *mut bool,
+) -> vma_status {
     call(|| {
         // SAFETY: forwarded from the caller.
         let (arena, out) = unsafe { (arena(m)?, out_param(out, "out")?) };
@@ -81,7 +84,12 @@ pub unsafe extern "C" fn vma_exec_addr(
         let (arena, out) = unsafe { (arena(m)?, out_param(out, "out")?) };
         let p = NonNull::new(addr.cast_mut().cast::<u8>()).ok_or(Failure::Null("addr"))?;
         let exec = arena.exec_addr(arena.block_at(p, 0)?)?;
-        *out = arena.exec_base().as_ptr().cast_const().with_addr(exec).cast();
+        *out = arena
+            .exec_base()
+            .as_ptr()
+            .cast_const()
+            .with_addr(exec)
+            .cast();
         Ok(())
     })
 }

@@ -70,7 +70,8 @@ impl Mallocator {
         }
         let code = self.exec_base().map_addr(|b| b.saturating_add(start));
         icache::flush(code, end - start)?;
-        icache::sync_other_threads()
+        icache::sync_other_threads();
+        Ok(())
     }
 
     /// Writes `value` at `offset` (from [`base`](Self::base), a multiple of 4) with one

@@ -258,7 +258,8 @@ impl Mallocator {
         #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
         crate::sys::jit_write_protect(true);
         self.seal(start, end);
-        icache::sync_other_threads()
+        icache::sync_other_threads();
+        Ok(())
     }
 
     /// After pages `[start, end)` were published: when the bump pointer lies inside one of

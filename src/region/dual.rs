@@ -35,6 +35,7 @@ impl Region {
     /// # Errors
     /// [`Error::Unsupported`] where this crate has no dual mapping, [`Error::Os`] when the
     /// OS refuses; everything mapped so far is unmapped then.
+    #[cfg(not(windows))]
     pub(crate) fn into_dual(self) -> Result<Region, Error> {
         debug_assert!(self.dual.is_none());
         if !sys::DUAL_MAPPING {
@@ -67,6 +68,62 @@ impl Region {
             memory,
         });
         Ok(write)
+    }
+
+    /// Windows cannot map a view over a reservation: the reservation (no guard pages, which
+    /// a view could not keep: views start at 64 KiB granules) is released and the
+    /// executable view mapped at its address at once; another thread mapping something
+    /// there in between makes this fail, never replaces anything. The writable view goes
+    /// anywhere.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] with guard pages, [`Error::Os`] when the OS refuses (the
+    /// reservation is gone then too).
+    #[cfg(windows)]
+    pub(crate) fn into_dual(self) -> Result<Region, Error> {
+        debug_assert!(self.dual.is_none());
+        if self.mapping != self.base || self.mapping_len != self.len {
+            return Err(Error::Unsupported);
+        }
+        let (at, len, protection) = (self.base, self.len, self.protection);
+        let memory = sys::create_section(len).map_err(os_error)?;
+        let write = sys::map_view(&memory, len, false, None).map_err(os_error)?;
+        let unmap_write = || {
+            // SAFETY: the writable view just made, referenced by nothing.
+            let _ = unsafe { sys::unmap_view(write, len) };
+        };
+        if let Err((e, _)) = self.release() {
+            unmap_write();
+            return Err(e);
+        }
+        let exec = match sys::map_view(&memory, len, true, Some(at)) {
+            Ok(exec) if exec == at => exec,
+            Ok(elsewhere) => {
+                // SAFETY: the view just made, referenced by nothing.
+                let _ = unsafe { sys::unmap_view(elsewhere, len) };
+                unmap_write();
+                return Err(Error::AddressInUse {
+                    addr: at.as_ptr() as usize,
+                });
+            }
+            Err(e) => {
+                unmap_write();
+                return Err(os_error(e));
+            }
+        };
+        Ok(Region {
+            mapping: write,
+            mapping_len: len,
+            base: write,
+            len,
+            protection,
+            dual: Some(ExecView {
+                mapping: exec,
+                mapping_len: len,
+                base: exec,
+                memory,
+            }),
+        })
     }
 
     /// Whether the region is mapped twice ([`into_dual`](Self::into_dual)).
@@ -108,12 +165,22 @@ impl ExecView {
         Ok(())
     }
 
-    /// Gives the pages of `[offset, offset + len)` back to the OS: a hole is punched in the
-    /// shared memory, so both views read zeroes there, and no memory is held until a page is
-    /// written again. One system call, which changes everything or nothing; the pages keep
-    /// their access rights (the owner touches them only once committed again).
-    pub(super) fn decommit(&self, offset: usize, len: usize) -> Result<(), Error> {
-        sys::discard(&self.memory, offset, len).map_err(os_error)
+    /// Makes the pages of `[offset, offset + len)` read zeroes in both views (`write` is
+    /// the writable view's copy of the range). Linux punches a hole in the shared memory:
+    /// the memory goes back, in one system call that changes everything or nothing, and the
+    /// pages keep their access rights (the owner touches them only once committed again).
+    /// Windows cannot decommit a view: the pages are zeroed and stay committed.
+    ///
+    /// # Safety
+    /// The range must be committed and referenced by nothing.
+    pub(super) unsafe fn decommit(
+        &self,
+        write: NonNull<u8>,
+        offset: usize,
+        len: usize,
+    ) -> Result<(), Error> {
+        // SAFETY: forwarded from the caller.
+        unsafe { sys::discard(&self.memory, write, offset, len) }.map_err(os_error)
     }
 
     /// Unmaps the view, or gives it back with the OS's error.
@@ -121,7 +188,7 @@ impl ExecView {
         // SAFETY: the view is consumed: on success it is forgotten below, so its drop does
         // not unmap it a second time; nothing runs code from it any more (the owner's
         // contract with `function`).
-        match unsafe { sys::unmap(self.mapping, self.mapping_len) } {
+        match unsafe { sys::unmap_view(self.mapping, self.mapping_len) } {
             Ok(()) => {
                 let this = ManuallyDrop::new(self);
                 // SAFETY: read once from a value that is never used or dropped again.
@@ -137,6 +204,6 @@ impl Drop for ExecView {
     /// Unmaps the view; should the OS refuse, the view is leaked (as for [`Region`]).
     fn drop(&mut self) {
         // SAFETY: the view owns its mapping, and after drop nothing can use it.
-        let _ = unsafe { sys::unmap(self.mapping, self.mapping_len) };
+        let _ = unsafe { sys::unmap_view(self.mapping, self.mapping_len) };
     }
 }

@@ -54,9 +54,28 @@ pub(crate) unsafe fn map_dual(
     Ok(SharedMemory(fd))
 }
 
+/// Unmaps a view (`munmap(2)`, as for any mapping).
+///
+/// # Safety
+/// As for [`super::unmap`].
+pub(crate) unsafe fn unmap_view(addr: NonNull<u8>, len: usize) -> SysResult<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { super::unmap(addr, len) }
+}
+
 /// Frees the pages of `[offset, offset + len)` of the file (`fallocate(2)` with
 /// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`): both views read zeroes there afterwards.
-pub(crate) fn discard(memory: &SharedMemory, offset: usize, len: usize) -> SysResult<()> {
+/// One call, which changes everything or nothing; the pages keep their access rights.
+///
+/// # Safety
+/// None beyond the signature shared with other systems (`write`, the writable view's copy
+/// of the range, is not needed here).
+pub(crate) unsafe fn discard(
+    memory: &SharedMemory,
+    _write: NonNull<u8>,
+    offset: usize,
+    len: usize,
+) -> SysResult<()> {
     fs::fallocate(
         &memory.0,
         FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,

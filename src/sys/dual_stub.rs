@@ -25,6 +25,23 @@ pub(crate) unsafe fn map_dual(
 }
 
 /// Cannot be called: no [`SharedMemory`] exists here.
-pub(crate) fn discard(memory: &SharedMemory, _offset: usize, _len: usize) -> SysResult<()> {
+///
+/// # Safety
+/// None: it cannot be called.
+pub(crate) unsafe fn discard(
+    memory: &SharedMemory,
+    _write: NonNull<u8>,
+    _offset: usize,
+    _len: usize,
+) -> SysResult<()> {
     match *memory {}
+}
+
+/// Unmaps a view: as for any mapping.
+///
+/// # Safety
+/// As for [`super::unmap`].
+pub(crate) unsafe fn unmap_view(addr: NonNull<u8>, len: usize) -> SysResult<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { super::unmap(addr, len) }
 }

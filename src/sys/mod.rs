@@ -20,9 +20,13 @@ pub(crate) use windows::*;
 mod dual;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use dual::*;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(windows)]
+mod dual_windows;
+#[cfg(windows)]
+pub(crate) use dual_windows::*;
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 mod dual_stub;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 pub(crate) use dual_stub::*;
 
 #[cfg(not(any(unix, windows)))]

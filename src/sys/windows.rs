@@ -53,7 +53,7 @@ pub(crate) fn page_flags(protection: Protection) -> PAGE_PROTECTION_FLAGS {
     }
 }
 
-fn last_error(call: &'static str) -> (&'static str, i32) {
+pub(super) fn last_error(call: &'static str) -> (&'static str, i32) {
     // SAFETY: GetLastError only reads the calling thread's last-error value.
     (call, unsafe { GetLastError() } as i32)
 }
