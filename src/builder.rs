@@ -228,7 +228,7 @@ impl Builder {
     ///
     /// ```
     /// use vmallocator::{Mallocator, Protection};
-    /// # #[cfg(any(target_os = "linux", target_os = "android"))] {
+    /// # #[cfg(any(target_os = "linux", target_os = "android", windows))] {
     /// let mut m = Mallocator::builder().reserve(1 << 20).dual_mapping(true).build()?;
     /// assert!(m.is_dual_mapped());
     /// assert_ne!(m.base(), m.exec_base());
@@ -246,8 +246,14 @@ impl Builder {
     /// `mprotect` of both views, decommitting punches a hole in the file
     /// (`fallocate(FALLOC_FL_PUNCH_HOLE)`). It also works where the kernel forbids making
     /// writable memory executable (SELinux `deny_execmem`, PaX MPROTECT), which is untested
-    /// here. Windows, macOS and the other Unix systems: not built yet, [`build`](Self::build)
-    /// reports [`Error::Unsupported`].
+    /// here. Windows: one section created with `SEC_RESERVE` (`CreateFileMappingW` with
+    /// `PAGE_EXECUTE_READWRITE | SEC_RESERVE`), mapped twice with `MapViewOfFileEx`; the
+    /// reservation that placement made is released and the executable view mapped at its
+    /// address at once (placed again should another thread take it in between); committing is
+    /// `VirtualAlloc(MEM_COMMIT)` in both views; decommitting zeroes the pages instead (a view
+    /// cannot be decommitted); guard pages are refused with [`Error::Unsupported`] (views
+    /// start at 64 KiB granules). Tested under Wine 8, not on a Windows kernel. macOS and the
+    /// other Unix systems: not built, [`build`](Self::build) reports [`Error::Unsupported`].
     pub fn dual_mapping(mut self, dual: bool) -> Self {
         self.dual = dual;
         self
@@ -318,19 +324,18 @@ impl Builder {
             // A dual mapping is made over reservations, then committed.
             reserve_only: commit.is_some() || self.dual,
         };
+        let place = || match self.placement {
+            Placement::Anywhere => Region::map_request(&request, None),
+            Placement::At(addr) => Region::map_request(&request, Some(addr)),
+            Placement::Near { addr, distance } => placement::map_near(&request, addr, distance),
+        };
         let normal = |fallback| {
-            let region = match self.placement {
-                Placement::Anywhere => Region::map_request(&request, None)?,
-                Placement::At(addr) => Region::map_request(&request, Some(addr))?,
-                Placement::Near { addr, distance } => {
-                    placement::map_near(&request, addr, distance)?
-                }
-            };
             if self.dual {
-                let region = region.into_dual()?;
+                let region = dual(place)?;
                 let up_front = commit.unwrap_or(region.len());
                 return committed(region, up_front, step(page_size()), (HugePages::Off, None));
             }
+            let region = place()?;
             Ok::<_, Error>(match commit {
                 None => {
                     let len = region.len();
@@ -379,6 +384,21 @@ impl Builder {
                     (HugePages::Transparent, None),
                 )
             }
+        }
+    }
+}
+
+/// A dual-mapped region over a reservation from `place`. Where the system cannot map a view
+/// over a reservation (Windows), the reservation is released and the view mapped at its
+/// address at once; should another thread take the address in between
+/// ([`Error::AddressInUse`]), the reservation is placed again, a few times.
+fn dual(place: impl Fn() -> Result<Region, Error>) -> Result<Region, Error> {
+    const TRIES: usize = 8;
+    let mut tries = 1;
+    loop {
+        match place()?.into_dual() {
+            Err(Error::AddressInUse { .. }) if cfg!(windows) && tries < TRIES => tries += 1,
+            result => return result,
         }
     }
 }

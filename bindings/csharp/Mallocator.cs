@@ -139,7 +139,7 @@ namespace Vmallocator
         /// <summary>The distance for <see cref="Near"/> (2 GiB for x86_64 rel32 jumps).</summary>
         public ulong NearDistance { get; set; }
         /// <summary>Map the pages twice: read+write at <see cref="Mallocator.Base"/>, read+execute
-        /// at <see cref="Mallocator.ExecBase"/> (Linux and Android only; Unsupported elsewhere).
+        /// at <see cref="Mallocator.ExecBase"/> (Linux, Android and Windows; Unsupported elsewhere).
         /// Near and At place the executable view.</summary>
         public bool DualMapping { get; set; }
     }

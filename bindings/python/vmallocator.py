@@ -318,7 +318,7 @@ class Mallocator:
     ``reserve`` (address space to reserve, committed lazily), ``commit_step``,
     ``guard_pages=(before, after)``, ``at`` (an exact address), ``near=(addr, distance)``,
     ``huge_pages``, ``dual_mapping`` (map the pages twice, read+write at :attr:`base` and
-    read+execute at :attr:`exec_base`; Linux and Android only).
+    read+execute at :attr:`exec_base`; Linux, Android and Windows).
 
     Use it as a context manager, or call :meth:`close`; a forgotten arena is released when
     garbage-collected.

@@ -18,7 +18,8 @@ use crate::status::{Failure, call, vma_status};
 /// `vma_builder_near` and `vma_builder_at` place the executable view.
 ///
 /// `vma_builder_build` then reports `VMA_ERR_INVALID_OPTIONS` for an executable protection
-/// or huge pages, and `VMA_ERR_UNSUPPORTED` outside Linux and Android.
+/// or huge pages, and `VMA_ERR_UNSUPPORTED` outside Linux, Android and Windows (and on
+/// Windows with guard pages).
 ///
 /// # Safety
 /// As for `vma_builder_size`.

@@ -36,11 +36,11 @@ void test_dual(void) {
     EXPECT(VMA_ERR_INVALID_OPTIONS, vma_builder_build(b, &m));
     CHECK(m == NULL);
     OK(vma_builder_protection(b, VMA_PROT_READ_WRITE));
-#if defined(__linux__)
+#if defined(__linux__) || defined(_WIN32)
     OK(vma_builder_build(b, &m));
 #else
     EXPECT(VMA_ERR_UNSUPPORTED, vma_builder_build(b, &m));
-    printf("skipped: dual mapping (Linux and Android only)\n");
+    printf("skipped: dual mapping (Linux, Android and Windows only)\n");
     vma_builder_free(b);
     return;
 #endif

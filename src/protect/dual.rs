@@ -93,7 +93,7 @@ impl Mallocator {
     /// is not writable, so [`make_writable`](Self::make_writable) comes first.
     ///
     /// ```
-    /// # #[cfg(any(target_os = "linux", target_os = "android"))] {
+    /// # #[cfg(any(target_os = "linux", target_os = "android", windows))] {
     /// let mut m = vmallocator::Mallocator::builder().dual_mapping(true).build()?;
     /// m.alloc_bytes(&[0; 8])?;
     /// m.patch_u32(4, 0xdead_beef)?;

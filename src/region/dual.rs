@@ -108,7 +108,13 @@ impl Region {
             }
             Err(e) => {
                 unmap_write();
-                return Err(os_error(e));
+                return Err(match e.1 {
+                    // Another thread took the address since the reservation was released.
+                    sys::ADDRESS_IN_USE => Error::AddressInUse {
+                        addr: at.as_ptr() as usize,
+                    },
+                    _ => os_error(e),
+                });
             }
         };
         Ok(Region {

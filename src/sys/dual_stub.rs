@@ -1,4 +1,5 @@
-//! Dual mapping where this crate does not build it (every system but Linux and Android):
+//! Dual mapping where this crate does not build it (every system but Linux, Android and
+//! Windows):
 //! [`DUAL_MAPPING`] is false and the builder reports [`crate::Error::Unsupported`] before
 //! anything here is called.
 

@@ -17,9 +17,6 @@ use windows_sys::Win32::System::Memory::{
 use super::{SysResult, last_error};
 use crate::Protection;
 
-/// Whether dual mapping works on this platform.
-pub(crate) const DUAL_MAPPING: bool = true;
-
 /// The section behind both views; the views keep it alive on their own, so the handle is
 /// only closed (on drop).
 pub(crate) struct SharedMemory(HANDLE);

@@ -22,7 +22,7 @@ static partial class Tests
         }
         catch (MallocatorException e) when (e.Status == MallocatorStatus.Unsupported)
         {
-            Console.WriteLine("skipped: dual mapping (Linux and Android only)");
+            Console.WriteLine("skipped: dual mapping (Linux, Android and Windows only)");
             return;
         }
         using (m)
