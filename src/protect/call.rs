@@ -113,14 +113,20 @@ impl Mallocator {
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
+    /// With dual mapping ([`Builder::dual_mapping`](crate::Builder::dual_mapping)) the
+    /// pointer is the block's address in the executable view, where every committed page is
+    /// executable: that the code was [published](Self::publish) since it was written is then
+    /// the caller's part of the contract below, not a check.
+    ///
     /// # Errors
     /// [`Error::ForeignBlock`] for a block of another arena, [`Error::NotInArena`] for an
     /// empty block or one no longer committed, [`Error::NotExecutable`] when a page of the block is not executable
-    /// (not published, or made writable since). Nothing has changed then.
+    /// (not published, or made writable since; never with dual mapping). Nothing has changed then.
     ///
     /// # Safety
     /// Calling the function is only sound if the block starts with machine code for this
-    /// CPU that follows `F`'s signature and calling convention, if every page it runs stays
+    /// CPU that follows `F`'s signature and calling convention, published since it was last
+    /// written (with dual mapping nothing else stops a call of unpublished bytes), if every page it runs stays
     /// executable and unchanged while it runs, and if the arena outlives every call: the
     /// pointer borrows nothing. Getting the pointer alone does nothing unsafe.
     #[inline]
