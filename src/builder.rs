@@ -216,8 +216,9 @@ impl Builder {
     /// ([`base`](Mallocator::base)) and at an executable one
     /// ([`exec_base`](Mallocator::exec_base)). Code is written through the first and run
     /// from the second, so no address is ever writable and executable, code stays callable
-    /// while it is written or patched, and [`publish`](Mallocator::publish) makes no system
-    /// call (it only makes the instruction stream coherent). Off by default.
+    /// while it is written or patched, and [`publish`](Mallocator::publish) changes no
+    /// protection: it only makes the instruction stream coherent (no system call on Linux
+    /// x86_64). Off by default.
     ///
     /// What refers to which view: everything allocation-side ([`base`](Mallocator::base),
     /// [`ptr`](Mallocator::ptr), offsets, the slices and [`Block`](crate::Block)s the helpers

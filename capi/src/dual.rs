@@ -11,7 +11,7 @@ use crate::status::{Failure, call, vma_status};
 
 /// Map the region twice (`dual` true): the same pages read+write at `vma_base` and
 /// read+execute at `vma_exec_base`. Code is written through the first and runs from the
-/// second: no address is ever writable and executable, `vma_publish*` makes no system call
+/// second: no address is ever writable and executable, `vma_publish*` changes no protection
 /// (it only makes the instruction stream coherent) and does not seal pages, and published
 /// code stays callable while it is patched. Base, pointer, offsets and block addresses are
 /// the writable view's; `vma_function` and `vma_exec_addr` give executable addresses;

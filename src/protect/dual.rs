@@ -60,7 +60,7 @@ impl Mallocator {
     }
 
     /// [`publish`](Self::publish) of a dual-mapped region: no protection changes (the
-    /// executable view is read+execute wherever committed), so no system call on x86; only
+    /// executable view is read+execute wherever committed), so no system call on Linux x86_64; only
     /// the instruction stream is made coherent, for the bytes of `range` itself.
     pub(super) fn publish_dual(&mut self, range: impl ByteRange) -> Result<(), Error> {
         let (start, end) = range.offsets(self)?;
