@@ -534,14 +534,15 @@ vma_status vma_function(const vma_mallocator *m, const void *addr, size_t len, c
 
 // Map the region twice (`dual` true): the same pages read+write at `vma_base` and
 // read+execute at `vma_exec_base`. Code is written through the first and runs from the
-// second: no address is ever writable and executable, `vma_publish*` makes no system call
+// second: no address is ever writable and executable, `vma_publish*` changes no protection
 // (it only makes the instruction stream coherent) and does not seal pages, and published
 // code stays callable while it is patched. Base, pointer, offsets and block addresses are
 // the writable view's; `vma_function` and `vma_exec_addr` give executable addresses;
 // `vma_builder_near` and `vma_builder_at` place the executable view.
 //
 // `vma_builder_build` then reports `VMA_ERR_INVALID_OPTIONS` for an executable protection
-// or huge pages, and `VMA_ERR_UNSUPPORTED` outside Linux and Android.
+// or huge pages, and `VMA_ERR_UNSUPPORTED` outside Linux, Android and Windows (and on
+// Windows with guard pages).
 //
 // # Safety
 // As for `vma_builder_size`.

@@ -11,7 +11,8 @@ use super::SysResult;
 pub(crate) const DUAL_MAPPING: bool = false;
 
 /// Never made: [`map_dual`] always fails here.
-pub(crate) enum SharedMemory {}
+#[allow(dead_code)] // never constructed, by design
+pub(crate) struct SharedMemory(());
 
 /// Always fails: dual mapping is not built for this platform.
 ///
@@ -25,17 +26,17 @@ pub(crate) unsafe fn map_dual(
     Err(("map_dual", 0))
 }
 
-/// Cannot be called: no [`SharedMemory`] exists here.
+/// Never called: no [`SharedMemory`] exists here.
 ///
 /// # Safety
-/// None: it cannot be called.
+/// None: it does nothing.
 pub(crate) unsafe fn discard(
-    memory: &SharedMemory,
+    _memory: &SharedMemory,
     _write: NonNull<u8>,
     _offset: usize,
     _len: usize,
 ) -> SysResult<()> {
-    match *memory {}
+    Err(("discard", 0))
 }
 
 /// Unmaps a view: as for any mapping.
