@@ -14,6 +14,9 @@
 //! - `memmap2`: `MmapMut::map_anon(64)`, copy, `make_exec` (one `mmap` + one `mprotect`
 //!   per function), call.
 //!
+//! - `… not called`: the same for ours and jit-allocator without the call (the function
+//!   pointer is only taken): emitting and publishing alone.
+//!
 //! Freeing a round's functions (our `reset`, jit-allocator's `release`, memmap2's `munmap`)
 //! happens outside the timed part for every contender.
 //!
@@ -70,13 +73,24 @@ mod linux {
 
     #[inline(never)]
     pub fn dual(m: &mut Mallocator) {
+        dual_calling::<true>(m);
+    }
+
+    /// `CALL`: call each function once (else only take its pointer).
+    #[inline(always)]
+    fn dual_calling<const CALL: bool>(m: &mut Mallocator) {
         for i in 0..N {
             let b = m
                 .block_of(m.alloc_bytes(&code(black_box(i))).unwrap())
                 .unwrap();
             m.publish(b).unwrap();
             // SAFETY: `b` holds a whole `extern "C" fn() -> i32`, just published.
-            check(unsafe { m.function::<Ret>(b) }.unwrap(), i);
+            let f = unsafe { m.function::<Ret>(b) }.unwrap();
+            if CALL {
+                check(f, i);
+            } else {
+                black_box(f);
+            }
         }
     }
 
@@ -118,6 +132,11 @@ mod linux {
 
     #[inline(never)]
     pub fn jit(j: &mut JitAllocator, ptrs: &mut Vec<*const u8>) {
+        jit_calling::<true>(j, ptrs);
+    }
+
+    #[inline(always)]
+    fn jit_calling<const CALL: bool>(j: &mut JitAllocator, ptrs: &mut Vec<*const u8>) {
         for i in 0..N {
             let (rx, rw) = j.alloc(SIZE).unwrap();
             let c = code(black_box(i));
@@ -125,7 +144,12 @@ mod linux {
             unsafe { core::ptr::copy_nonoverlapping(c.as_ptr(), rw, SIZE) };
             flush_instruction_cache(rx, SIZE);
             // SAFETY: `rx` is the executable view of the function just written.
-            check(unsafe { core::mem::transmute::<*const u8, Ret>(rx) }, i);
+            let f = unsafe { core::mem::transmute::<*const u8, Ret>(rx) };
+            if CALL {
+                check(f, i);
+            } else {
+                black_box(f);
+            }
             ptrs.push(rx);
         }
     }
@@ -166,6 +190,9 @@ mod linux {
 
     pub fn contenders() -> Vec<Contender> {
         let mut dual_m = dual_arena();
+        let mut dual_nc = dual_arena();
+        let mut j_nc = JitAllocator::new(Default::default());
+        let mut ptrs_nc = Vec::with_capacity(N);
         let mut single_m = single_arena();
         let mut batched_m = Mallocator::builder().size(N * SIZE).build().unwrap();
         let mut blocks = Vec::with_capacity(N);
@@ -206,6 +233,22 @@ mod linux {
                 }),
             },
             Contender {
+                name: "vmallocator dual, not called",
+                round: Box::new(move || {
+                    let t = timed(|| dual_calling::<false>(&mut dual_nc));
+                    clean(&mut dual_nc);
+                    t
+                }),
+            },
+            Contender {
+                name: "jit-allocator, not called",
+                round: Box::new(move || {
+                    let t = timed(|| jit_calling::<false>(&mut j_nc, &mut ptrs_nc));
+                    jit_clean(&mut j_nc, &mut ptrs_nc);
+                    t
+                }),
+            },
+            Contender {
                 name: "memmap2",
                 round: Box::new(move || {
                     let t = timed(|| memmap(&mut maps));
@@ -230,17 +273,27 @@ mod linux {
                 *b = (*b).min((c.round)());
             }
         }
-        let jit = best[all.iter().position(|c| c.name == "jit-allocator").unwrap()];
+        let time_of = |name: &str| best[all.iter().position(|c| c.name == name).unwrap()];
+        let (jit, jit_nc) = (
+            time_of("jit-allocator"),
+            time_of("jit-allocator, not called"),
+        );
         println!(
             "emit + publish + call, {N} functions of {SIZE} bytes; minimum over {rounds} \
-             interleaved rounds, ns per function; speed relative to jit-allocator"
+             interleaved rounds, ns per function; speed relative to jit-allocator \
+             (the `not called` rows: to jit-allocator, not called)"
         );
         for (c, b) in all.iter().zip(&best) {
+            let peer = if c.name.ends_with("not called") {
+                jit_nc
+            } else {
+                jit
+            };
             println!(
                 "{:<36} {:>9.1} ns   {:>6.2}x",
                 c.name,
                 b.as_secs_f64() * 1e9 / N as f64,
-                jit.as_secs_f64() / b.as_secs_f64()
+                peer.as_secs_f64() / b.as_secs_f64()
             );
         }
     }
