@@ -440,3 +440,43 @@ fn bad_inputs_are_refused_and_change_nothing() {
     m.protect(..p, RW).unwrap();
     assert_eq!(snapshot(&mut m), before);
 }
+
+/// Resident kilobytes of the mapping holding `addr`, from `/proc/self/smaps`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn resident_kib(addr: usize) -> usize {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((lo, hi)) = first.split_once('-')
+            && let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+        {
+            inside = (lo..hi).contains(&addr);
+        } else if inside && first == "Rss:" {
+            return line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        }
+    }
+    panic!("no mapping holds {addr:#x}");
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn decommitting_gives_the_memory_back() {
+    let size = 8 << 20;
+    let mut m = Mallocator::builder()
+        .reserve(4 * size)
+        .dual_mapping(true)
+        .build()
+        .unwrap();
+    let (w, x) = (m.base().as_ptr() as usize, m.exec_base().as_ptr() as usize);
+    assert_eq!(resident_kib(w), 0);
+    m.alloc_bytes(&vec![0x5a; size]).unwrap();
+    // Both views map the same pages: resident in each.
+    assert!(resident_kib(w) >= size / 1024, "{} KiB", resident_kib(w));
+    // SAFETY: committed and readable in the executable view; touching it maps the pages there.
+    let exec = unsafe { std::slice::from_raw_parts(x as *const u8, size) };
+    assert!(exec.iter().all(|&b| b == 0x5a));
+    assert!(resident_kib(x) >= size / 1024);
+    m.reset_decommit().unwrap();
+    assert_eq!((resident_kib(w), resident_kib(x)), (0, 0));
+}
