@@ -60,6 +60,7 @@ pub struct Builder {
     guard_before: usize,
     guard_after: usize,
     placement: Placement,
+    dual: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,7 @@ impl Builder {
             guard_before: 0,
             guard_after: 0,
             placement: Placement::Anywhere,
+            dual: false,
         }
     }
 
@@ -210,6 +212,54 @@ impl Builder {
         self
     }
 
+    /// Maps the region twice (`true`), for code: the same pages at a writable address
+    /// ([`base`](Mallocator::base)) and at an executable one
+    /// ([`exec_base`](Mallocator::exec_base)). Code is written through the first and run
+    /// from the second, so no address is ever writable and executable, code stays callable
+    /// while it is written or patched, and [`publish`](Mallocator::publish) changes no
+    /// protection: it only makes the instruction stream coherent (no system call on Linux
+    /// x86_64). Off by default.
+    ///
+    /// What refers to which view: everything allocation-side ([`base`](Mallocator::base),
+    /// [`ptr`](Mallocator::ptr), offsets, the slices and [`Block`](crate::Block)s the helpers
+    /// return, [`protect`](Mallocator::protect)) is the writable view;
+    /// [`function`](Mallocator::function) and [`exec_addr`](Mallocator::exec_addr) give
+    /// addresses in the executable view; [`near`](Self::near) and [`at`](Self::at) place the
+    /// executable view (what relative calls must reach); guard pages surround both.
+    ///
+    /// ```
+    /// use vmallocator::{Mallocator, Protection};
+    /// # #[cfg(any(target_os = "linux", target_os = "android", windows))] {
+    /// let mut m = Mallocator::builder().reserve(1 << 20).dual_mapping(true).build()?;
+    /// assert!(m.is_dual_mapped());
+    /// assert_ne!(m.base(), m.exec_base());
+    /// let code = m.block_of(m.alloc_bytes(&[0xc3])?)?;
+    /// m.publish(code)?; // no protection change: the writable view stays writable
+    /// assert_eq!(m.protection(), Some(Protection::READ_WRITE));
+    /// assert_eq!(m.exec_addr(code)?, m.exec_base().as_ptr() as usize);
+    /// # }
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    ///
+    /// # Platform behaviour
+    /// Linux and Android: one `memfd_create(2)` file sized to the region (`ftruncate`
+    /// allocates nothing), mapped `MAP_SHARED` over both reservations; committing is
+    /// `mprotect` of both views, decommitting punches a hole in the file
+    /// (`fallocate(FALLOC_FL_PUNCH_HOLE)`). It also works where the kernel forbids making
+    /// writable memory executable (SELinux `deny_execmem`, PaX MPROTECT), which is untested
+    /// here. Windows: one section created with `SEC_RESERVE` (`CreateFileMappingW` with
+    /// `PAGE_EXECUTE_READWRITE | SEC_RESERVE`), mapped twice with `MapViewOfFileEx`; the
+    /// reservation that placement made is released and the executable view mapped at its
+    /// address at once (placed again should another thread take it in between); committing is
+    /// `VirtualAlloc(MEM_COMMIT)` in both views; decommitting zeroes the pages instead (a view
+    /// cannot be decommitted); guard pages are refused with [`Error::Unsupported`] (views
+    /// start at 64 KiB granules). Tested under Wine 8, not on a Windows kernel. macOS and the
+    /// other Unix systems: not built, [`build`](Self::build) reports [`Error::Unsupported`].
+    pub fn dual_mapping(mut self, dual: bool) -> Self {
+        self.dual = dual;
+        self
+    }
+
     /// Maps the region (`mmap` / `VirtualAlloc`), with its guard pages, where asked.
     ///
     /// # Errors
@@ -220,7 +270,8 @@ impl Builder {
     /// [`Error::InvalidAddress`] for a misaligned [`at`](Self::at) address,
     /// [`Error::AddressInUse`] when that address is taken, [`Error::NoFreeSpaceNear`] when
     /// nothing within the [`near`](Self::near) distance is free, [`Error::Os`] when the OS
-    /// refuses.
+    /// refuses. With [`dual_mapping`](Self::dual_mapping): [`Error::InvalidOptions`] for an
+    /// executable protection or huge pages, [`Error::Unsupported`] where it is not built.
     pub fn build(&self) -> Result<Mallocator, Error> {
         let (reserve, commit) = match (self.size, self.reserve) {
             (None, None) => (granularity(), None),
@@ -254,21 +305,38 @@ impl Builder {
                 reason: "guard pages and placement do not go with huge pages",
             });
         }
+        if self.dual {
+            if self.protection.is_executable() {
+                return Err(Error::InvalidOptions {
+                    reason: "with dual mapping the protection is the writable view's: not executable",
+                });
+            }
+            if self.huge != HugePages::Off {
+                return Err(Error::InvalidOptions {
+                    reason: "dual mapping does not go with huge pages",
+                });
+            }
+        }
         let request = Request {
             size: reserve,
             protection: self.protection,
             guard_before: self.guard_before,
             guard_after: self.guard_after,
-            reserve_only: commit.is_some(),
+            // A dual mapping is made over reservations, then committed.
+            reserve_only: commit.is_some() || self.dual,
+        };
+        let place = || match self.placement {
+            Placement::Anywhere => Region::map_request(&request, None),
+            Placement::At(addr) => Region::map_request(&request, Some(addr)),
+            Placement::Near { addr, distance } => placement::map_near(&request, addr, distance),
         };
         let normal = |fallback| {
-            let region = match self.placement {
-                Placement::Anywhere => Region::map_request(&request, None)?,
-                Placement::At(addr) => Region::map_request(&request, Some(addr))?,
-                Placement::Near { addr, distance } => {
-                    placement::map_near(&request, addr, distance)?
-                }
-            };
+            if self.dual {
+                let region = dual(place)?;
+                let up_front = commit.unwrap_or(region.len());
+                return committed(region, up_front, step(page_size()), (HugePages::Off, None));
+            }
+            let region = place()?;
             Ok::<_, Error>(match commit {
                 None => {
                     let len = region.len();
@@ -317,6 +385,21 @@ impl Builder {
                     (HugePages::Transparent, None),
                 )
             }
+        }
+    }
+}
+
+/// A dual-mapped region over a reservation from `place`. Where the system cannot map a view
+/// over a reservation (Windows), the reservation is released and the view mapped at its
+/// address at once; should another thread take the address in between
+/// ([`Error::AddressInUse`]), the reservation is placed again, a few times.
+fn dual(place: impl Fn() -> Result<Region, Error>) -> Result<Region, Error> {
+    const TRIES: usize = 8;
+    let mut tries = 1;
+    loop {
+        match place()?.into_dual() {
+            Err(Error::AddressInUse { .. }) if cfg!(windows) && tries < TRIES => tries += 1,
+            result => return result,
         }
     }
 }

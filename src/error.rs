@@ -107,11 +107,13 @@ pub enum Error {
     },
     /// An address to place a region at is not a multiple of the page size (for the start of
     /// the usable part) and of `align` (for the start of the mapping, below any guard
-    /// pages), or leaves no room for the region.
+    /// pages), or leaves no room for the region; or an address to patch with one atomic
+    /// store ([`patch_u32`](crate::Mallocator::patch_u32)) is not a multiple of its size.
     InvalidAddress {
         /// The address asked for.
         addr: usize,
-        /// The alignment the start of the mapping needs: the allocation granularity.
+        /// The alignment needed: the allocation granularity for the start of a mapping,
+        /// the store's size for a patch.
         align: usize,
     },
     /// Something is already mapped at (part of) the address range asked for. Nothing was

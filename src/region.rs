@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{Error, Protection, sys};
 
+mod dual;
+
 /// The size of a virtual-memory page, in bytes (4 KiB on most systems, 16 KiB on Apple
 /// silicon). Asked of the OS once, then cached; a constant on x86_64, whose base pages are
 /// 4 KiB under every OS.
@@ -147,6 +149,8 @@ pub(crate) struct Region {
     len: usize,
     /// The protection last set for the whole usable part.
     protection: Protection,
+    /// With dual mapping, the second, executable view of the same pages ([`dual`]).
+    dual: Option<dual::ExecView>,
 }
 
 // SAFETY: a Region is the sole owner of its mapping; the raw pointer is only an address
@@ -214,6 +218,7 @@ impl Region {
             base: unsafe { mapping.add(before) },
             len,
             protection: request.protection,
+            dual: None,
         };
         if let sys::Place::Exact(start) = place
             && mapping.as_ptr() as usize != start
@@ -276,6 +281,7 @@ impl Region {
             base,
             len,
             protection,
+            dual: None,
         };
         if head > 0 {
             // SAFETY: `[start, base)` is the unaligned head of our own fresh reservation.
@@ -306,6 +312,7 @@ impl Region {
             base,
             len,
             protection,
+            dual: None,
         })
     }
 
@@ -362,9 +369,14 @@ impl Region {
         if len == 0 {
             return Ok(());
         }
+        let start = self.at(offset, len);
         // SAFETY: the range is page-aligned and inside our mapping; per this function's
         // contract no reference into it is used in a way `protection` forbids.
-        unsafe { sys::commit(self.at(offset, len), len, protection) }.map_err(os_error)
+        unsafe { sys::commit(start, len, protection) }.map_err(os_error)?;
+        if let Some(exec) = &self.dual {
+            exec.commit(start, self.base, len)?;
+        }
+        Ok(())
     }
 
     /// Returns the pages of `[offset, offset + len)`, page-aligned and inside the region,
@@ -378,8 +390,14 @@ impl Region {
         if len == 0 {
             return Ok(());
         }
+        let start = self.at(offset, len);
+        if let Some(exec) = &self.dual {
+            // SAFETY: the caller guarantees the range is unused; it is committed (the
+            // owner decommits only committed pages).
+            return unsafe { exec.decommit(start, offset, len) };
+        }
         // SAFETY: the range is page-aligned and ours; the caller guarantees it is unused.
-        unsafe { sys::decommit(self.at(offset, len), len) }.map_err(os_error)
+        unsafe { sys::decommit(start, len) }.map_err(os_error)
     }
 
     /// Asks the OS for transparent huge pages over the whole region.
@@ -413,10 +431,19 @@ impl Region {
 
     /// Releases the mapping and reports the OS's answer; when the OS refuses, the region
     /// comes back with the error, still mapped and owned.
-    pub(crate) fn release(self) -> Result<(), (Error, Region)> {
+    pub(crate) fn release(mut self) -> Result<(), (Error, Region)> {
+        // The executable view first: should the OS refuse the writable one after it, the
+        // region that comes back is an ordinary one, its writable view.
+        let dual = self.dual.is_some();
+        if let Some(exec) = self.dual.take()
+            && let Err((e, exec)) = exec.release()
+        {
+            self.dual = Some(exec);
+            return Err((e, self));
+        }
         // SAFETY: `self` is the whole mapping and is consumed: on success it is forgotten
         // below, so Drop does not release it a second time and nothing can use it.
-        match unsafe { sys::unmap(self.mapping, self.mapping_len) } {
+        match unsafe { self.unmap(dual) } {
             Ok(()) => {
                 core::mem::forget(self);
                 Ok(())
@@ -426,13 +453,32 @@ impl Region {
     }
 }
 
+impl Region {
+    /// Unmaps the whole mapping: a view of a dual mapping (`dual`, which Windows unmaps with
+    /// a call of its own) or a plain mapping.
+    ///
+    /// # Safety
+    /// Nothing may use the mapping afterwards, and it must not be unmapped again.
+    unsafe fn unmap(&self, dual: bool) -> sys::SysResult<()> {
+        if dual {
+            // SAFETY: forwarded from the caller.
+            unsafe { sys::unmap_view(self.mapping, self.mapping_len) }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { sys::unmap(self.mapping, self.mapping_len) }
+        }
+    }
+}
+
 impl Drop for Region {
     /// Releases the mapping. Drop cannot report, and must not panic: should the OS refuse
     /// (at its limit on mappings, a release that splits a merged mapping), the mapping is
     /// leaked. Debug builds say so on standard error.
     fn drop(&mut self) {
+        // Dropping the executable view unmaps it (`dual::ExecView`'s own drop).
+        let dual = self.dual.take().is_some();
         // SAFETY: the region owns the whole mapping, and after drop nothing can use it.
-        let result = unsafe { sys::unmap(self.mapping, self.mapping_len) };
+        let result = unsafe { self.unmap(dual) };
         // Not `eprintln!`, which panics when standard error cannot be written.
         #[cfg(debug_assertions)]
         if let Err(e) = result {

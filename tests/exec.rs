@@ -387,6 +387,44 @@ fn executing_writable_memory_faults() {
     println!("no fault: {r}");
 }
 
+/// With dual mapping, neither view is writable and executable: writing the executable view
+/// faults, and so does running code from the writable one.
+#[test]
+fn writing_the_executable_view_of_a_dual_mapping_faults() {
+    if !cfg!(any(target_os = "linux", target_os = "android", windows))
+        || !in_faulting_child("writing_the_executable_view_of_a_dual_mapping_faults")
+    {
+        return;
+    }
+    let mut m = Mallocator::builder().dual_mapping(true).build().unwrap();
+    let b = m.block_of(m.alloc_bytes(&add_imm(1)).unwrap()).unwrap();
+    m.publish(b).unwrap();
+    let exec = m.exec_addr(b).unwrap() as *mut u8;
+    about_to_fault();
+    // SAFETY: not sound on purpose: the executable view is read+execute, so this write
+    // faults and kills the child, which is what the parent checks.
+    unsafe { exec.write_volatile(0x90) };
+    println!("no fault");
+}
+
+#[test]
+fn running_the_writable_view_of_a_dual_mapping_faults() {
+    if !HAS_CODE
+        || !cfg!(any(target_os = "linux", target_os = "android", windows))
+        || !in_faulting_child("running_the_writable_view_of_a_dual_mapping_faults")
+    {
+        return;
+    }
+    let mut m = Mallocator::builder().dual_mapping(true).build().unwrap();
+    let b = m.block_of(m.alloc_bytes(&add_imm(1)).unwrap()).unwrap();
+    m.publish(b).unwrap();
+    about_to_fault();
+    // SAFETY: not sound on purpose: the writable view is not executable, so a CPU with NX
+    // faults on the call, killing the child.
+    let r = unsafe { call(b.addr(), 1) };
+    println!("no fault: {r}");
+}
+
 #[test]
 fn reservations_record_protection_until_pages_are_committed() {
     let p = page_size();

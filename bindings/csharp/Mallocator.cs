@@ -138,6 +138,10 @@ namespace Vmallocator
         public ulong? Near { get; set; }
         /// <summary>The distance for <see cref="Near"/> (2 GiB for x86_64 rel32 jumps).</summary>
         public ulong NearDistance { get; set; }
+        /// <summary>Map the pages twice: read+write at <see cref="Mallocator.Base"/>, read+execute
+        /// at <see cref="Mallocator.ExecBase"/> (Linux, Android and Windows; Unsupported elsewhere).
+        /// Near and At place the executable view.</summary>
+        public bool DualMapping { get; set; }
     }
 
     /// <summary>A saved bump pointer; see <see cref="Mallocator.Rewind"/>.</summary>
@@ -214,6 +218,7 @@ namespace Vmallocator
                     Native.Check(Native.vma_builder_guard_pages(b, ToSize(options.GuardPagesBefore), ToSize(options.GuardPagesAfter)));
                 if (options.At.HasValue) Native.Check(Native.vma_builder_at(b, ToSize(options.At.Value)));
                 if (options.Near.HasValue) Native.Check(Native.vma_builder_near(b, ToSize(options.Near.Value), ToSize(options.NearDistance)));
+                if (options.DualMapping) Native.Check(Native.vma_builder_dual_mapping(b, true));
                 MallocatorHandle h;
                 Native.Check(Native.vma_builder_build(b, out h));
                 handle = h;

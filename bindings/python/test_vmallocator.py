@@ -125,6 +125,41 @@ def test_published_code_is_called_through_cfunctype():
         assert sub(50, 8) == 42
 
 
+def test_dual_mapping():
+    with Mallocator() as single:
+        assert not single.dual_mapped
+        assert single.exec_base == single.base
+    if platform.system() not in ("Linux", "Windows"):
+        with pytest.raises(VmallocatorError) as e:
+            Mallocator(reserve=1 << 20, dual_mapping=True)
+        assert e.value.name == "VMA_ERR_UNSUPPORTED"
+        return
+    with pytest.raises(VmallocatorError) as e:
+        Mallocator(protection=Protection.READ_WRITE_EXECUTE, dual_mapping=True)
+    assert e.value.name == "VMA_ERR_INVALID_OPTIONS"
+    with Mallocator(reserve=1 << 20, dual_mapping=True) as m:
+        assert m.dual_mapped and m.exec_base != m.base
+        # nop (3 bytes); mov eax, imm32 (immediate at offset 4); ret
+        code = m.alloc_bytes(bytes([0x0F, 0x1F, 0x00, 0xB8, 42, 0, 0, 0, 0xC3]))
+        assert m.exec_address(code.address + 4) == m.exec_base + 4
+        with pytest.raises(VmallocatorError) as e:
+            m.exec_address(code.address + 10)  # past the pointer
+        assert e.value.name == "VMA_ERR_NOT_IN_ARENA"
+        m.publish_block(code)
+        assert m.used == 9  # no sealing
+        assert m.protection == Protection.READ_WRITE  # the writable view stays writable
+        for bad, name in ((2, "VMA_ERR_INVALID_ADDRESS"), (8, "VMA_ERR_NOT_IN_ARENA")):
+            with pytest.raises(VmallocatorError) as e:
+                m.patch_u32(bad, 1)
+            assert e.value.name == name
+        m.patch_u32(4, 7)
+        assert ctypes.string_at(m.exec_base + 4, 4) == (7).to_bytes(4, "little")
+        if X86_64:
+            answer = m.function(code, ctypes.c_int)
+            m.patch_u32(4, 43)
+            assert answer() == 43
+
+
 def test_reuse():
     with Mallocator(4 * PAGE) as m:
         m.alloc_bytes(b"keep")

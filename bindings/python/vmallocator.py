@@ -125,7 +125,13 @@ _builder_set = {
     "guard_pages": _sig("vma_builder_guard_pages", c_void_p, c_size_t, c_size_t),
     "at": _sig("vma_builder_at", c_void_p, c_size_t),
     "near": _sig("vma_builder_near", c_void_p, c_size_t, c_size_t),
+    "dual_mapping": _sig("vma_builder_dual_mapping", c_void_p, ctypes.c_bool),
 }
+_is_dual_mapped = _sig("vma_is_dual_mapped", _H, POINTER(ctypes.c_bool))
+_exec_base = _sig("vma_exec_base", _H, _OUT_P)
+_exec_addr = _sig("vma_exec_addr", _H, c_void_p, _OUT_P)
+_patch_u32 = _sig("vma_patch_u32", _H, c_size_t, c_uint32)
+_patch_u64 = _sig("vma_patch_u64", _H, c_size_t, ctypes.c_uint64)
 _last_message = _sig("vma_last_error_message", restype=c_char_p)
 _last_offset = _sig("vma_last_error_offset", restype=c_size_t)
 _last_os_code = _sig("vma_last_error_os_code", restype=c_int32)
@@ -311,18 +317,20 @@ class Mallocator:
     a region of ``size`` bytes (rounded up to pages). The keyword options are the builder's:
     ``reserve`` (address space to reserve, committed lazily), ``commit_step``,
     ``guard_pages=(before, after)``, ``at`` (an exact address), ``near=(addr, distance)``,
-    ``huge_pages``.
+    ``huge_pages``, ``dual_mapping`` (map the pages twice, read+write at :attr:`base` and
+    read+execute at :attr:`exec_base`; Linux, Android and Windows).
 
     Use it as a context manager, or call :meth:`close`; a forgotten arena is released when
     garbage-collected.
     """
 
     def __init__(self, size=None, protection=Protection.READ_WRITE, *, reserve=None,
-                 commit_step=None, guard_pages=None, at=None, near=None, huge_pages=None):
+                 commit_step=None, guard_pages=None, at=None, near=None, huge_pages=None,
+                 dual_mapping=None):
         self._h = None
         handle = _H()
         options = dict(reserve=reserve, commit_step=commit_step, guard_pages=guard_pages,
-                       at=at, near=near, huge_pages=huge_pages)
+                       at=at, near=near, huge_pages=huge_pages, dual_mapping=dual_mapping)
         if all(v is None for v in options.values()):
             if size is None and protection == Protection.READ_WRITE:
                 _check(_create(ctypes.byref(handle)))
@@ -527,6 +535,37 @@ class Mallocator:
         p = c_void_p()
         _check(_function(self._handle(), addr, n, ctypes.byref(p)))
         return ctypes.CFUNCTYPE(restype, *argtypes)(p.value)
+
+    # ---- dual mapping
+    @property
+    def dual_mapped(self):
+        """Whether the region is mapped twice (the ``dual_mapping`` option)."""
+        v = ctypes.c_bool()
+        _check(_is_dual_mapped(self._handle(), ctypes.byref(v)))
+        return v.value
+
+    @property
+    def exec_base(self):
+        """The first address of the executable view: :attr:`base` unless dual-mapped."""
+        p = c_void_p()
+        _check(_exec_base(self._handle(), ctypes.byref(p)))
+        return p.value or 0
+
+    def exec_address(self, address):
+        """Where the byte at ``address`` (in ``[base, ptr]``) runs: the same address unless
+        dual-mapped, then the same byte in the executable view."""
+        p = c_void_p()
+        _check(_exec_addr(self._handle(), address, ctypes.byref(p)))
+        return p.value or 0
+
+    def patch_u32(self, offset, value):
+        """Writes ``value`` at ``offset`` (a multiple of 4, below the pointer) with one aligned
+        atomic store: code running meanwhile sees the old or the new value, never a mix."""
+        _check(_patch_u32(self._handle(), offset, value))
+
+    def patch_u64(self, offset, value):
+        """:meth:`patch_u32` for 8 bytes at a multiple of 8."""
+        _check(_patch_u64(self._handle(), offset, value))
 
     # Blocks by address (a Block, or part of one): publish sets their pages read+execute and
     # seals (the next block starts on a fresh page); patch code after make_writable_block.

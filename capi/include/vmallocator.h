@@ -512,10 +512,12 @@ vma_status vma_protection_of_addr(const vma_mallocator *m,
                                   size_t len,
                                   uint32_t *out);
 
-// The checked way from published code to a function pointer: `*out` = `addr` when the
-// block of `len` bytes there (the function's code) lies in the part of this arena handed
-// out, is not empty, and every page of it is executable (published). Cast `*out` to the
-// function's pointer type to call it.
+// The checked way from published code to a function pointer: `*out` = the executable
+// address of `addr` when the block of `len` bytes there (the function's code) lies in the
+// part of this arena handed out, is not empty, and every page of it is executable
+// (published). That is `addr` itself, or with dual mapping the same byte in the executable
+// view (`vma_builder_dual_mapping`; its pages are executable wherever committed). Cast
+// `*out` to the function's pointer type to call it.
 //
 // What cannot be checked stays the caller's: that the bytes are a whole function for this
 // CPU with that signature, that its pages stay executable and unchanged while it runs, and
@@ -529,6 +531,72 @@ vma_status vma_protection_of_addr(const vma_mallocator *m,
 // # Safety
 // `m` as for `vma_protect_addr`; `out` NULL or valid for writing a pointer.
 vma_status vma_function(const vma_mallocator *m, const void *addr, size_t len, const void **out);
+
+// Map the region twice (`dual` true): the same pages read+write at `vma_base` and
+// read+execute at `vma_exec_base`. Code is written through the first and runs from the
+// second: no address is ever writable and executable, `vma_publish*` changes no protection
+// (it only makes the instruction stream coherent) and does not seal pages, and published
+// code stays callable while it is patched. Base, pointer, offsets and block addresses are
+// the writable view's; `vma_function` and `vma_exec_addr` give executable addresses;
+// `vma_builder_near` and `vma_builder_at` place the executable view.
+//
+// `vma_builder_build` then reports `VMA_ERR_INVALID_OPTIONS` for an executable protection
+// or huge pages, and `VMA_ERR_UNSUPPORTED` outside Linux, Android and Windows (and on
+// Windows with guard pages).
+//
+// # Safety
+// As for `vma_builder_size`.
+vma_status vma_builder_dual_mapping(vma_builder *b, bool dual);
+
+// `*out` = whether the arena is dual-mapped (`vma_builder_dual_mapping`).
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call; `out` NULL or valid
+// for a write.
+vma_status vma_is_dual_mapped(const vma_mallocator *m, bool *out);
+
+// `*out` = the first address of the executable view: `vma_base` unless dual-mapped. Never
+// write through it.
+//
+// # Safety
+// As for `vma_is_dual_mapped`.
+vma_status vma_exec_base(const vma_mallocator *m, const void **out);
+
+// `*out` = the executable address of the byte at `addr`, an address in `[base, ptr]` of
+// this arena (where code written at `addr` runs): `addr` itself unless dual-mapped.
+//
+// # Errors
+// `VMA_ERR_NOT_IN_ARENA` when `addr` is not in `[base, ptr]`, `VMA_ERR_NULL_POINTER`.
+// `*out` is untouched then.
+//
+// # Safety
+// As for `vma_is_dual_mapped`; `addr` is only compared, never read.
+vma_status vma_exec_addr(const vma_mallocator *m, const void *addr, const void **out);
+
+// Writes `value` at `offset` from `vma_base` (a multiple of 4, inside `[base, ptr)`) with
+// one aligned atomic store, then makes the instruction cache coherent there: a thread
+// running the code meanwhile sees the old value or the new one, never a mix. Patch a value
+// the code loads as data (an aarch64 literal), or an aligned x86 immediate; see Rust's
+// `patch_u32` for what may be rewritten while it runs.
+//
+// # Errors
+// `VMA_ERR_INVALID_ADDRESS` (not a multiple of 4), `VMA_ERR_NOT_IN_ARENA` (not below the
+// pointer), `VMA_ERR_NOT_WRITABLE` (the page is not writable: without dual mapping,
+// published code needs `vma_make_writable*` first), `VMA_ERR_NULL_POINTER`. Nothing has
+// been written then.
+//
+// # Safety
+// `m` is NULL or a live handle used by no other thread during the call.
+vma_status vma_patch_u32(vma_mallocator *m, size_t offset, uint32_t value);
+
+// `vma_patch_u32` for 8 bytes at a multiple of 8.
+//
+// # Errors
+// As for `vma_patch_u32`.
+//
+// # Safety
+// As for `vma_patch_u32`.
+vma_status vma_patch_u64(vma_mallocator *m, size_t offset, uint64_t value);
 
 // Changes the protection of the whole region to `protection` (a `VMA_PROT_*` value).
 //

@@ -45,7 +45,7 @@ pub unsafe extern "C" fn vma_builder_free(b: *mut vma_builder) {
 ///
 /// # Safety
 /// `b` is NULL or a live builder used by no other thread during the call.
-unsafe fn set(
+pub(crate) unsafe fn set(
     b: *mut vma_builder,
     f: impl FnOnce(Builder) -> Result<Builder, Failure>,
 ) -> vma_status {

@@ -125,10 +125,12 @@ pub unsafe extern "C" fn vma_protection_of_addr(
     })
 }
 
-/// The checked way from published code to a function pointer: `*out` = `addr` when the
-/// block of `len` bytes there (the function's code) lies in the part of this arena handed
-/// out, is not empty, and every page of it is executable (published). Cast `*out` to the
-/// function's pointer type to call it.
+/// The checked way from published code to a function pointer: `*out` = the executable
+/// address of `addr` when the block of `len` bytes there (the function's code) lies in the
+/// part of this arena handed out, is not empty, and every page of it is executable
+/// (published). That is `addr` itself, or with dual mapping the same byte in the executable
+/// view (`vma_builder_dual_mapping`; its pages are executable wherever committed). Cast
+/// `*out` to the function's pointer type to call it.
 ///
 /// What cannot be checked stays the caller's: that the bytes are a whole function for this
 /// CPU with that signature, that its pages stay executable and unchanged while it runs, and

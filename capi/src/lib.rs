@@ -36,6 +36,7 @@
 mod arena;
 mod builder;
 mod code;
+mod dual;
 mod protect;
 mod reuse;
 mod shared;

@@ -53,5 +53,6 @@ void test_typed(void);
 void test_shared(void);
 void test_free_refused(void);
 void test_code(void);
+void test_dual(void);
 
 #endif

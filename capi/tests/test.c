@@ -449,6 +449,7 @@ int main(void) {
     test_shared();
     test_free_refused();
     test_code();
+    test_dual();
     if (failures) {
         fprintf(stderr, "C ABI test: %d of %d checks FAILED\n", failures, checks);
         return 1;

@@ -129,6 +129,7 @@ impl Mallocator {
     ///
     /// # Errors
     /// [`Error::NotInArena`] when `bytes` is not inside `[base, ptr)`.
+    #[inline]
     pub fn block_of(&self, bytes: &[u8]) -> Result<Block, Error> {
         self.block_from(bytes.as_ptr() as usize, bytes.len())
     }
@@ -151,6 +152,7 @@ impl Mallocator {
         self.block_from(ptr.as_ptr() as usize, len)
     }
 
+    #[inline]
     fn block_from(&self, addr: usize, len: usize) -> Result<Block, Error> {
         let base = self.base().as_ptr() as usize;
         let inside = addr >= base

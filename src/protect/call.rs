@@ -113,16 +113,23 @@ impl Mallocator {
     /// # Ok::<(), vmallocator::Error>(())
     /// ```
     ///
+    /// With dual mapping ([`Builder::dual_mapping`](crate::Builder::dual_mapping)) the
+    /// pointer is the block's address in the executable view, where every committed page is
+    /// executable: that the code was [published](Self::publish) since it was written is then
+    /// the caller's part of the contract below, not a check.
+    ///
     /// # Errors
     /// [`Error::ForeignBlock`] for a block of another arena, [`Error::NotInArena`] for an
     /// empty block or one no longer committed, [`Error::NotExecutable`] when a page of the block is not executable
-    /// (not published, or made writable since). Nothing has changed then.
+    /// (not published, or made writable since; never with dual mapping). Nothing has changed then.
     ///
     /// # Safety
     /// Calling the function is only sound if the block starts with machine code for this
-    /// CPU that follows `F`'s signature and calling convention, if every page it runs stays
+    /// CPU that follows `F`'s signature and calling convention, published since it was last
+    /// written (with dual mapping nothing else stops a call of unpublished bytes), if every page it runs stays
     /// executable and unchanged while it runs, and if the arena outlives every call: the
     /// pointer borrows nothing. Getting the pointer alone does nothing unsafe.
+    #[inline]
     pub unsafe fn function<F: FnPtr>(&self, block: Block) -> Result<F, Error> {
         let (start, end) = block.offsets(self)?;
         // Code lies in committed memory: not past it (e.g. after `reset_decommit`).
@@ -132,14 +139,18 @@ impl Mallocator {
                 len: block.len(),
             });
         }
-        if let Some(protection) = self
-            .prots
-            .first_lacking(start, end, Protection::is_executable)
+        // With dual mapping the executable view is read+execute wherever committed; the
+        // recorded protections are the writable view's.
+        if !self.is_dual_mapped()
+            && let Some(protection) =
+                self.prots
+                    .first_lacking(start, end, Protection::is_executable)
         {
             return Err(Error::NotExecutable { protection });
         }
         const { assert!(size_of::<F>() == size_of::<*const u8>()) };
-        let code: *const u8 = self.base().as_ptr().with_addr(block.addr());
+        let exec = self.exec_base();
+        let code: *const u8 = exec.as_ptr().with_addr(exec.as_ptr() as usize + start);
         // SAFETY: `F` is a function-pointer type (sealed `FnPtr`), the size of an address
         // (asserted at compile time), so the bits of `code` are a value of `F`. That the code
         // there fits `F` is the caller's promise; calling it is where that matters.

@@ -17,6 +17,7 @@ use crate::{Error, Mallocator, Protection, icache};
 
 mod block;
 mod call;
+mod dual;
 mod map;
 mod runs;
 
@@ -116,6 +117,11 @@ impl Mallocator {
     /// helpers never write or read a page on rights it may lack).
     #[inline]
     pub fn protect(&mut self, range: impl ByteRange, protection: Protection) -> Result<(), Error> {
+        if protection.is_executable() && self.is_dual_mapped() {
+            return Err(Error::InvalidOptions {
+                reason: "with dual mapping only the executable view runs code; the writable view is never made executable",
+            });
+        }
         let (start, end) = self.page_range(range)?;
         self.set_pages(start, end, protection)
     }
@@ -185,6 +191,12 @@ impl Mallocator {
     /// Takes `&mut self`, so no `&mut [u8]` into the code outlives the switch: keep a
     /// [`Block`] (or the offset), not the slice.
     ///
+    /// **Dual mapping** ([`Builder::dual_mapping`](crate::Builder::dual_mapping)): no
+    /// protection changes and no sealing. The executable view is read+execute wherever
+    /// committed and the writable view stays writable, so `publish` only makes the
+    /// instruction stream coherent over the bytes of `range` in the executable view (no
+    /// system call on x86_64), then syncs the other threads as below.
+    ///
     /// ```
     /// use vmallocator::{Mallocator, Protection, page_size};
     /// let mut m = Mallocator::with_size(2 * page_size(), Protection::READ_WRITE)?;
@@ -208,7 +220,11 @@ impl Mallocator {
     /// # Platform behaviour
     /// x86 and x86_64 need no cache maintenance (Windows still gets `FlushInstructionCache`);
     /// aarch64 Linux cleans and invalidates the caches line by line (`dc cvau`, `ic ivau`),
-    /// macOS calls `sys_icache_invalidate`. On macOS on Apple silicon this also switches the
+    /// macOS calls `sys_icache_invalidate`. Then the other threads' instruction streams are
+    /// made coherent: `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)` on Linux
+    /// aarch64 (registered once; skipped where the kernel refuses the registration),
+    /// `FlushProcessWriteBuffers` on Windows, nothing on x86 elsewhere (instruction fetch
+    /// snoops stores). On macOS on Apple silicon this also switches the
     /// calling thread's `MAP_JIT` memory to executable (`pthread_jit_write_protect_np(1)`):
     /// that path is type-checked, not run-tested.
     // Inlined: a call would cost more than the bookkeeping (register saves, the `Result`
@@ -217,6 +233,9 @@ impl Mallocator {
     pub fn publish(&mut self, range: impl ByteRange) -> Result<(), Error> {
         if !icache::SUPPORTED {
             return Err(Error::Unsupported);
+        }
+        if self.is_dual_mapped() {
+            return self.publish_dual(range);
         }
         let (start, end) = self.page_range(range)?;
         if start == end {
@@ -241,6 +260,7 @@ impl Mallocator {
         #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
         crate::sys::jit_write_protect(true);
         self.seal(start, end);
+        icache::sync_other_threads();
         Ok(())
     }
 

@@ -63,6 +63,18 @@ impl SharedCode {
         self.0.base()
     }
 
+    /// Where code at offset 0 runs, as [`Mallocator::exec_base`]: [`base`](Self::base)
+    /// unless the arena is dual-mapped.
+    ///
+    /// ```
+    /// let shared = vmallocator::Mallocator::new()?.into_shared();
+    /// assert_eq!(shared.exec_base(), shared.base());
+    /// # Ok::<(), vmallocator::Error>(())
+    /// ```
+    pub fn exec_base(&self) -> NonNull<u8> {
+        self.0.exec_base()
+    }
+
     /// The size of the region, as [`Mallocator::size`].
     pub fn size(&self) -> usize {
         self.0.size()

@@ -16,6 +16,19 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod dual;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use dual::*;
+#[cfg(windows)]
+mod dual_windows;
+#[cfg(windows)]
+pub(crate) use dual_windows::*;
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
+mod dual_stub;
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
+pub(crate) use dual_stub::*;
+
 #[cfg(not(any(unix, windows)))]
 mod stub;
 #[cfg(not(any(unix, windows)))]

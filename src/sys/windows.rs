@@ -11,7 +11,7 @@ use windows_sys::Win32::System::Memory::{
     VirtualProtect, VirtualQuery,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
-use windows_sys::Win32::System::Threading::GetCurrentProcess;
+use windows_sys::Win32::System::Threading::{FlushProcessWriteBuffers, GetCurrentProcess};
 
 use super::{Place, SysResult};
 use crate::Protection;
@@ -53,7 +53,7 @@ pub(crate) fn page_flags(protection: Protection) -> PAGE_PROTECTION_FLAGS {
     }
 }
 
-fn last_error(call: &'static str) -> (&'static str, i32) {
+pub(super) fn last_error(call: &'static str) -> (&'static str, i32) {
     // SAFETY: GetLastError only reads the calling thread's last-error value.
     (call, unsafe { GetLastError() } as i32)
 }
@@ -118,6 +118,14 @@ pub(crate) fn flush_icache(addr: NonNull<u8>, len: usize) -> SysResult<()> {
     } else {
         Ok(())
     }
+}
+
+/// Makes every thread of the process that runs on another processor serialise
+/// (`FlushProcessWriteBuffers`: an interrupt to each processor running one of them), so none
+/// of them goes on with instructions fetched before code was published.
+pub(crate) fn sync_other_threads() {
+    // SAFETY: FlushProcessWriteBuffers takes no arguments and touches no memory of ours.
+    unsafe { FlushProcessWriteBuffers() }
 }
 
 /// Reserves `len` bytes of address space (`VirtualAlloc` with `MEM_RESERVE`): nothing is

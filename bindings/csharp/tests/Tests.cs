@@ -258,6 +258,7 @@ static partial class Tests
         Strings();
         Shared();
         Code();
+        Dual();
         if (failures != 0)
         {
             Console.Error.WriteLine("C# tests: " + failures + " of " + checks + " checks FAILED");
