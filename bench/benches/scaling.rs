@@ -113,16 +113,21 @@ const ROWS: &[&str] = &[
     "Mutex<bumpalo::Bump>",
 ];
 
-/// One round of `row` at `threads` threads: the time of the timed part.
+/// One round of `row` at `threads` threads, in arenas sized for `most`: the time of the
+/// timed part.
 fn round(
     row: usize,
     threads: usize,
+    most: usize,
     write: bool,
     table: &[Layout],
     arena: &mut Option<SharedArena>,
     bumps: &mut Vec<Mutex<Bump>>,
 ) -> Duration {
     let per_thread: usize = table.iter().map(|l| l.size() + 8).sum::<usize>() + (256 << 10);
+    // With 64-byte chunks every block above 8 bytes is a claim of its own, a whole cache
+    // line at least.
+    let claims_per_thread = table.len() * 64 + (256 << 10);
     match row {
         0 => timed(
             threads,
@@ -139,7 +144,10 @@ fn round(
             let chunk = if row == 3 { 64 } else { 64 << 10 };
             let a = arena.get_or_insert_with(|| {
                 let a = SharedArena::builder()
-                    .size(per_thread * 16 + (16 << 20))
+                    .size(
+                        per_thread.max(claims_per_thread * usize::from(row == 3)) * most
+                            + (16 << 20),
+                    )
                     .chunk_size(chunk)
                     .build()
                     .expect("arena");
@@ -197,7 +205,7 @@ fn round(
         }
         _ => {
             if bumps.is_empty() {
-                let b = Bump::with_capacity(per_thread * 16);
+                let b = Bump::with_capacity(per_thread * most);
                 for &l in table.iter().cycle().take(table.len() * 16) {
                     touch(b.alloc_layout(l).as_ptr());
                 }
@@ -247,6 +255,8 @@ fn main() {
     }
     println!();
     let mut csv = String::from("row,threads,mallocs_per_s,speedup\n");
+    // Each row's arena is made once, for the most threads of the run.
+    let most = o.threads.iter().copied().max().unwrap_or(1);
     for (row, name) in ROWS.iter().enumerate() {
         if o.rows.as_ref().is_some_and(|r| !r.contains(&row)) {
             continue;
@@ -257,7 +267,7 @@ fn main() {
         let mut bumps = Vec::new();
         for &t in &o.threads {
             let mut times: Vec<Duration> = (0..o.rounds)
-                .map(|_| round(row, t, o.touch, &table, &mut arena, &mut bumps))
+                .map(|_| round(row, t, most, o.touch, &table, &mut arena, &mut bumps))
                 .collect();
             times.sort();
             let median = times[times.len() / 2];
