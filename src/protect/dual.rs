@@ -113,9 +113,8 @@ impl Mallocator {
     pub fn patch_u32(&mut self, offset: usize, value: u32) -> Result<(), Error> {
         let ptr = self.atomic_slot(offset, 4)?;
         // SAFETY: the slot is aligned, writable and handed out (checked by `atomic_slot`);
-        // `&mut self` means no Rust reference into it is alive, and every other access to it
-        // (instruction fetch, or loads by code running in other threads) is not a Rust
-        // access: one atomic store is what the hardware sees.
+        // `&mut self`: no Rust reference into it is alive; other accesses (instruction fetch,
+        // loads by generated code in other threads) are not Rust accesses. One atomic store.
         unsafe { AtomicU32::from_ptr(ptr.as_ptr().cast()) }.store(value, Ordering::Release);
         self.flush_patch(offset, 4)
     }
