@@ -370,6 +370,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(crate::test_cases(256)))]
+
         #[test]
         fn wide_encoders_match_std_on_any_string(
             s in "(\\PC|\\x00|[a-z ]{1,40}){0,80}",

@@ -320,6 +320,8 @@ const ALPHABET: &[char] = &[
 ];
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(crate::test_cases(256)))]
+
     #[test]
     fn formatted_bytes_round_trip((bytes, s) in formatted()) {
         prop_assert_eq!(both(&s), Ok(bytes));
