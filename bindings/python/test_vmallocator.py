@@ -216,12 +216,12 @@ def test_builder_options():
 
 def test_os_error_carries_the_code():
     try:
-        m = Mallocator(1 << 46)
+        m = Mallocator(1 << 47)
     except VmallocatorError as e:
         assert e.name == "VMA_ERR_OS" and e.os_code != 0
     else:
         m.close()
-        pytest.skip("the OS granted 64 TiB committed at once")
+        pytest.skip("the OS granted 128 TiB committed at once")
 
 
 def test_forgotten_arena_is_released_by_the_collector():
