@@ -28,13 +28,18 @@ pub use sync::{
 pub use text::CharWidth;
 pub use zeroable::Zeroable;
 
-/// Cases for a property test of the library's own: `n` times `VMALLOCATOR_TEST_SCALE` (a
-/// factor, 1 by default; the valgrind, ASan and emulator runs set it low), at least 8.
+/// `VMALLOCATOR_TEST_SCALE`: the factor by which heavy tests of the library's own shrink
+/// (1 by default; the valgrind, ASan and emulator runs set it low).
 #[cfg(test)]
-pub(crate) fn test_cases(n: u32) -> u32 {
-    let scale: f64 = std::env::var("VMALLOCATOR_TEST_SCALE")
+pub(crate) fn test_scale() -> f64 {
+    std::env::var("VMALLOCATOR_TEST_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1.0);
-    ((f64::from(n) * scale) as u32).clamp(8, n)
+        .unwrap_or(1.0)
+}
+
+/// Cases for a property test of the library's own: `n` times [`test_scale`], at least 8.
+#[cfg(test)]
+pub(crate) fn test_cases(n: u32) -> u32 {
+    ((f64::from(n) * test_scale()) as u32).clamp(8, n)
 }

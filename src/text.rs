@@ -330,10 +330,7 @@ mod tests {
             // A NUL or a non-ASCII character at every position of the first blocks,
             // and near the span boundaries.
             // Fewer spots where `VMALLOCATOR_TEST_SCALE` (a factor, 1 by default) is low.
-            let scale: f64 = std::env::var("VMALLOCATOR_TEST_SCALE")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1.0);
+            let scale = crate::test_scale();
             let (head, around) = (
                 (100.0 * scale).max(8.0) as usize,
                 (40.0 * scale).max(4.0) as usize,

@@ -127,10 +127,7 @@ fn mixed_token_layouts_take_both_paths_alike() {
         "de ad\\xbe\\xef 0x1 ",
     ];
     // Fewer positions where `VMALLOCATOR_TEST_SCALE` (a factor, 1 by default) is low.
-    let scale: f64 = std::env::var("VMALLOCATOR_TEST_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1.0);
+    let scale = crate::test_scale();
     let positions = ((300.0 * scale) as usize).clamp(24, 300);
     for unit in units {
         let (s, want) = repeated(unit, 700);

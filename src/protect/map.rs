@@ -239,10 +239,7 @@ mod tests {
     #[test]
     fn map_matches_a_model_with_many_runs() {
         // Fewer changes where `VMALLOCATOR_TEST_SCALE` (a factor, 1 by default) is low.
-        let scale: f64 = std::env::var("VMALLOCATOR_TEST_SCALE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1.0);
+        let scale = crate::test_scale();
         let changes = |n: f64| ((n * scale) as usize).clamp(3_000, n as usize);
         against_model(5_000, 3, changes(60_000.0), 500);
         against_model(5_000, 200, changes(20_000.0), 200);
