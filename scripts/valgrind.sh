@@ -33,10 +33,21 @@ for bin in "${bins[@]}"; do
   # their intended SIGSEGV as an error. Only this process is checked.
   # --smc-check=all: dual-mapped code lives in a file mapping (memfd), where valgrind does
   # not look for code patched through the other view unless told to.
-  if ! valgrind -q --error-exitcode=99 --leak-check=no --track-origins=yes --smc-check=all \
-      "$bin" --test-threads=2 -q; then
-    echo "FAILED under valgrind: $bin"
+  # --fair-sched=yes: valgrind runs one thread at a time; without a fair lock a thread
+  # that spins (a caller looping on patched code) can starve the others for many minutes.
+  # Each binary gets $VALGRIND_LIMIT seconds, so a hang fails here with its name.
+  rc=0 t0=$SECONDS
+  timeout "${VALGRIND_LIMIT:-600}" valgrind -q --error-exitcode=99 --leak-check=no \
+      --track-origins=yes --smc-check=all --fair-sched=yes \
+      "$bin" --test-threads=2 -q || rc=$?
+  if [ "$rc" -eq 124 ]; then
+    echo "FAILED under valgrind: $bin ran past ${VALGRIND_LIMIT:-600} s"
+    status=1
+  elif [ "$rc" -ne 0 ]; then
+    echo "FAILED under valgrind: $bin (exit $rc)"
     status=1
   fi
+  echo "    $(basename "$bin"): $((SECONDS - t0)) s"
 done
+echo "valgrind: $((SECONDS)) s in all"
 exit $status

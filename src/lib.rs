@@ -38,6 +38,14 @@ pub(crate) fn test_scale() -> f64 {
         .unwrap_or(1.0)
 }
 
+/// The step between the positions a test tries one by one: every position at full scale,
+/// every 7th (a stride prime to every block width) where [`test_scale`] is below 0.5, as
+/// under valgrind.
+#[cfg(test)]
+pub(crate) fn test_stride() -> usize {
+    if test_scale() < 0.5 { 7 } else { 1 }
+}
+
 /// Cases for a property test of the library's own: `n` times [`test_scale`], at least 8.
 #[cfg(test)]
 pub(crate) fn test_cases(n: u32) -> u32 {

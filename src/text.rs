@@ -323,14 +323,17 @@ mod tests {
         for s in SAMPLES {
             wide_matches_std(s);
         }
-        let ascii = "The quick brown fox jumps over the lazy dog. ".repeat(300);
-        let mixed = "Größe, Dvořák, 日本語, 🦀 and ASCII. ".repeat(300);
+        // Texts longer than a span (three spans, or one where `VMALLOCATOR_TEST_SCALE`, a
+        // factor, 1 by default, is low), and fewer spots there.
+        let scale = crate::test_scale();
+        let reps = if scale < 0.5 { 100 } else { 300 };
+        let ascii = "The quick brown fox jumps over the lazy dog. ".repeat(reps);
+        let mixed = "Größe, Dvořák, 日本語, 🦀 and ASCII. ".repeat(reps);
+        assert!(ascii.len().min(mixed.len()) > wide::SPAN + 40);
         for text in [&ascii, &mixed] {
             wide_matches_std(text);
             // A NUL or a non-ASCII character at every position of the first blocks,
             // and near the span boundaries.
-            // Fewer spots where `VMALLOCATOR_TEST_SCALE` (a factor, 1 by default) is low.
-            let scale = crate::test_scale();
             let (head, around) = (
                 (100.0 * scale).max(8.0) as usize,
                 (40.0 * scale).max(4.0) as usize,

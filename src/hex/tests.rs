@@ -152,9 +152,10 @@ fn long_inputs_take_both_paths_alike() {
     let spaced: String = bytes.iter().map(|b| format!("{b:02X} ")).collect();
     assert_eq!(both(&dense).unwrap(), bytes);
     assert_eq!(both(&spaced).unwrap(), bytes);
-    // One bad byte at every position of the first few blocks.
+    // One bad byte at every position of the first few blocks (every 7th where
+    // `VMALLOCATOR_TEST_SCALE` is low).
     for input in [&dense[..300], &spaced[..300]] {
-        for pos in 0..input.len() {
+        for pos in (0..input.len()).step_by(crate::test_stride()) {
             for bad in ["g", "x", "0", " ", "é"] {
                 let mut s = input.to_string();
                 s.replace_range(pos..pos + 1, bad);
