@@ -100,9 +100,11 @@ LD_LIBRARY_PATH=$LIB "$TMP/test-shared"
 step "C test under valgrind memcheck (no leak, no invalid access, error paths included)"
 if command -v valgrind >/dev/null; then
   # --smc-check=all: dual-mapped code is patched through the other view of a file mapping
-  # (memfd), which valgrind only watches for code changes when told to.
-  LD_LIBRARY_PATH=$LIB VMALLOCATOR_VALGRIND=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
-    --smc-check=all --error-exitcode=9 "$TMP/test-shared"
+  # (memfd), which valgrind only watches for code changes when told to. --fair-sched=yes:
+  # valgrind runs one thread at a time, and a spinning thread must not starve the others.
+  LD_LIBRARY_PATH=$LIB VMALLOCATOR_VALGRIND=1 timeout 600 valgrind -q --leak-check=full \
+    --errors-for-leak-kinds=definite --smc-check=all --fair-sched=yes --error-exitcode=9 \
+    "$TMP/test-shared"
 else
   echo "skipped: valgrind is not installed"
 fi
