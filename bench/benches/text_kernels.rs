@@ -57,6 +57,8 @@ fn text(unit: &str, len: usize) -> String {
 struct Ctx {
     m: Mallocator,
     buf8: Vec<u8>,
+    /// `hex_append`'s output, its capacity kept between calls.
+    vec8: Vec<u8>,
     buf16: Vec<u16>,
 }
 
@@ -66,6 +68,14 @@ type Kernel = fn(&mut Ctx, &str);
 fn hex_ours(c: &mut Ctx, s: &str) {
     black_box(c.m.alloc_hex(black_box(s)).expect("valid"));
     c.m.reset();
+}
+
+/// `hex::decode_append` into a reused `Vec` (the library's decoder without the arena).
+#[inline(never)]
+fn hex_append(c: &mut Ctx, s: &str) {
+    c.vec8.clear();
+    vmallocator::hex::decode_append(black_box(s), &mut c.vec8).expect("valid");
+    black_box(&c.vec8);
 }
 
 #[inline(never)]
@@ -110,6 +120,13 @@ fn cases() -> Vec<Case> {
             hex_ours,
             Some((hex_const_hex, "const-hex")),
         ));
+        // The same input, another copy of it, through `hex::decode_append`.
+        v.push((
+            format!("hex_append_dense_{tag}"),
+            dense(len),
+            hex_append,
+            Some((hex_const_hex, "const-hex")),
+        ));
     }
     for (name, unit) in [
         ("hex_0x42", "00 ab f9 0x42 "),
@@ -152,6 +169,7 @@ fn ctx() -> Ctx {
     Ctx {
         m: Mallocator::with_size(8 * MIB, Protection::READ_WRITE).expect("arena"),
         buf8: vec![0; MIB],
+        vec8: Vec::with_capacity(MIB),
         buf16: vec![0; MIB + 1],
     }
 }
