@@ -145,6 +145,45 @@ fn exact_fit_at_the_end_and_one_byte_more() {
 
 /// Proptest cases, scaled by `VMALLOCATOR_TEST_SCALE` (a factor; valgrind, sanitizer and
 /// emulator runs set it low).
+/// Blocks of a whole number of alignments above 8 move only the rounded pointer (the hot
+/// path skips the exact one); the next small block, an empty block, a checkpoint and the
+/// reported pointer all see where they really ended.
+#[test]
+fn whole_alignment_blocks_then_small_ones_stay_packed() {
+    #[derive(Clone, Copy)]
+    #[repr(C, align(16))]
+    struct A16([u8; 16]);
+    for m in arenas() {
+        let at = |p: std::ptr::NonNull<u8>| p.as_ptr() as usize;
+        let base = at(m.base());
+        let a = at(m.alloc(3, 1).unwrap());
+        assert_eq!(a, base);
+        // Empty at 16: the pointer moves to the aligned address, as any block's start does.
+        assert_eq!(at(m.alloc(0, 16).unwrap()), base + 16);
+        assert_eq!(at(m.ptr()), base + 16);
+        let b = at(m.alloc_layout(Layout::new::<A16>()).unwrap());
+        assert_eq!(b, base + 16);
+        let c = at(m.alloc_layout(Layout::new::<A16>()).unwrap());
+        assert_eq!(c, base + 32);
+        assert_eq!(at(m.ptr()), base + 48);
+        let d = at(m.alloc(5, 1).unwrap());
+        assert_eq!(d, base + 48);
+        let e = at(m.alloc(1, 2).unwrap());
+        assert_eq!(e, base + 54);
+        let cp = m.checkpoint();
+        assert_eq!(at(m.alloc(32, 32).unwrap()), base + 64);
+        assert_eq!(at(m.alloc(8, 8).unwrap()), base + 96);
+        assert_eq!(at(m.alloc(1, 1).unwrap()), base + 104);
+        assert_eq!(at(m.alloc(64, 64).unwrap()), base + 128);
+        assert_eq!(at(m.ptr()), base + 192);
+        assert_eq!(at(m.alloc(2, 4).unwrap()), base + 192);
+        let mut m = m;
+        m.rewind(cp).unwrap();
+        assert_eq!(at(m.ptr()), base + 55);
+        assert_eq!(at(m.alloc(1, 1).unwrap()), base + 55);
+    }
+}
+
 fn cases(n: u32) -> u32 {
     std::env::var("VMALLOCATOR_TEST_SCALE")
         .ok()
