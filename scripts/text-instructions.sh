@@ -49,6 +49,7 @@ kernel_of() {
     case "$1" in
         hex_*:peer) echo hex_const_hex ;;
         hex_append_*) echo hex_append ;;
+        hex_off16_*) echo hex_ours_off16 ;;
         hex_*) echo hex_ours ;;
         utf16_*:peer) echo utf16_encoding_rs ;;
         utf16_*) echo utf16_ours ;;

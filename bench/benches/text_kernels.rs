@@ -70,6 +70,15 @@ fn hex_ours(c: &mut Ctx, s: &str) {
     c.m.reset();
 }
 
+/// `alloc_hex` with its block 16 bytes into the arena's first page instead of at its start:
+/// the same work at another offset from the input, to show how placement moves the time.
+#[inline(never)]
+fn hex_ours_off16(c: &mut Ctx, s: &str) {
+    black_box(c.m.alloc(16, 1).expect("fits"));
+    black_box(c.m.alloc_hex(black_box(s)).expect("valid"));
+    c.m.reset();
+}
+
 /// `hex::decode_append` into a reused `Vec` (the library's decoder without the arena).
 #[inline(never)]
 fn hex_append(c: &mut Ctx, s: &str) {
@@ -118,6 +127,13 @@ fn cases() -> Vec<Case> {
             format!("hex_dense_{tag}"),
             dense(len),
             hex_ours,
+            Some((hex_const_hex, "const-hex")),
+        ));
+        // The same input, the block 16 bytes further.
+        v.push((
+            format!("hex_off16_dense_{tag}"),
+            dense(len),
+            hex_ours_off16,
             Some((hex_const_hex, "const-hex")),
         ));
         // The same input, another copy of it, through `hex::decode_append`.
