@@ -7,28 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use vmallocator::{Block, Error, Mallocator, Protection, page_size};
 
+#[path = "support/code.rs"]
+mod code;
+use code::{return_imm, scaled, value};
+
 const RW: Protection = Protection::READ_WRITE;
 const HAS_CODE: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
 const HAS_DUAL: bool = cfg!(any(target_os = "linux", target_os = "android", windows));
-
-/// Machine code for `extern "C" fn() -> i32 { imm }` on this CPU (empty elsewhere).
-fn return_imm(imm: u32) -> Vec<u8> {
-    if cfg!(target_arch = "x86_64") {
-        let mut v = vec![0xb8]; // mov eax, imm32
-        v.extend_from_slice(&imm.to_le_bytes());
-        v.push(0xc3); // ret
-        v
-    } else if cfg!(target_arch = "aarch64") {
-        let movz = 0x5280_0000 | ((imm & 0xffff) << 5); // movz w0, #lo
-        let movk = 0x72a0_0000 | ((imm >> 16) << 5); // movk w0, #hi, lsl #16
-        [movz, movk, 0xd65f_03c0] // ret
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect()
-    } else {
-        Vec::new()
-    }
-}
 
 /// `extern "C" fn() -> i32` returning a 32-bit value that sits at offset 4 of the code,
 /// so it can be patched with one aligned store (the code must start 4-aligned).
@@ -52,18 +37,6 @@ fn return_patchable(imm: u32) -> Vec<u8> {
 
 /// The offset of the patchable value in [`return_patchable`].
 const PATCH_AT: usize = if cfg!(target_arch = "x86_64") { 4 } else { 8 };
-
-fn scaled(n: usize) -> usize {
-    let scale: f64 = std::env::var("VMALLOCATOR_TEST_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n as f64 * scale) as usize).max(2)
-}
-
-fn value(i: usize) -> u32 {
-    (i as u32).wrapping_mul(0x9e37_79b9) ^ 0x5a5a_0000
-}
 
 type Ret = extern "C" fn() -> i32;
 
