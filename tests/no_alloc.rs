@@ -1,13 +1,14 @@
 //! A region of one protection needs no heap allocation: creating and freeing one, and a
 //! `make_writable` + `publish` pair over all of it, allocate nothing; nor do `alloc_hex`
-//! and `alloc_str`, which decode straight into the arena. Counted with a global
+//! and `alloc_str`, which decode straight into the arena, nor the thread-safe arena's
+//! `alloc_hex` where the bytes fit its chunk. Counted with a global
 //! allocator that counts (this test binary has a single test, so no other test allocates
 //! meanwhile).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use vmallocator::{CharWidth, Mallocator, Protection, page_size};
+use vmallocator::{CharWidth, Mallocator, Protection, SharedArena, page_size};
 
 struct Counting;
 
@@ -68,6 +69,23 @@ fn uniform_regions_allocate_nothing() {
         "heap allocations"
     );
     drop(m);
+
+    // The thread-safe arena decodes hex straight into a chunk where its bytes fit there.
+    let a = SharedArena::new().unwrap();
+    let local = a.local();
+    local.alloc(1, 1).unwrap(); // claims the handle's chunk
+    a.alloc(1, 1).unwrap(); // and the thread's
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    assert_eq!(local.alloc_hex(&hex).unwrap().len(), 60);
+    assert_eq!(a.alloc_hex(&hex).unwrap().len(), 60);
+    assert!(local.alloc_hex("0g").is_err());
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed) - before,
+        0,
+        "heap allocations"
+    );
+    drop(local);
+    drop(a);
 
     // Splitting the region into runs does allocate (the map's nodes), so the count can fail.
     let mut m = Mallocator::with_size(4 * page_size(), Protection::READ_WRITE).unwrap();

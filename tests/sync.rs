@@ -225,3 +225,54 @@ fn an_arena_smaller_than_a_chunk_hands_out_all_of_it() {
     local.alloc(rest, 1).unwrap();
     assert!(matches!(local.alloc(1, 1), Err(Error::OutOfMemory { .. })));
 }
+
+/// `alloc_hex` decodes straight into the chunk when the bytes' upper bound fits there, and
+/// through a buffer otherwise: the same bytes either way, blocks where `alloc_bytes` would
+/// put them, and a grammar error leaves the chunk as it was.
+#[test]
+fn hex_goes_straight_into_the_chunk_and_errors_change_nothing() {
+    let a = arena(1024);
+    let local = a.local();
+    local.alloc(3, 1).unwrap();
+    let inputs = [
+        "00 ab f9 0x42",
+        "0x48, 0x31, 0xc0, 0x0f, 0x05",
+        &"5a".repeat(300),  // bound 300: fits what is left of the chunk
+        &"c3 ".repeat(400), // bound 600: more than is left, so through a buffer
+        "90",
+    ];
+    for hex in inputs {
+        let want = vmallocator::hex::decode(hex).unwrap();
+        let next = local.alloc(0, 1).unwrap().as_ptr() as usize;
+        let left = local.chunk_remaining();
+        let got = local.alloc_hex(hex).unwrap();
+        assert_eq!(got, &want[..]);
+        if want.len() <= left {
+            // Straight after the last block, in the same chunk, with only its bytes used.
+            assert_eq!(got.as_ptr() as usize, next);
+            assert_eq!(local.chunk_remaining(), left - want.len());
+        }
+        // A bad input, long or short: nothing handed out, nothing claimed.
+        let (claimed, left, next) = (
+            a.claimed(),
+            local.chunk_remaining(),
+            local.alloc(0, 1).unwrap().as_ptr() as usize,
+        );
+        for bad in [format!("{hex} 0g"), format!("{hex} 0x123"), "zz".into()] {
+            assert!(matches!(local.alloc_hex(&bad), Err(Error::Hex { .. })));
+            assert!(matches!(a.alloc_hex(&bad), Err(Error::Hex { .. })));
+        }
+        assert_eq!((a.claimed(), local.chunk_remaining()), (claimed, left));
+        assert_eq!(local.alloc(0, 1).unwrap().as_ptr() as usize, next);
+        // The arena's own path, through this thread's cached chunk.
+        assert_eq!(a.alloc_hex(hex).unwrap(), &want[..]);
+    }
+    // Consecutive calls on the cached chunk are contiguous.
+    let x = a.alloc_hex("01 02 03").unwrap().as_ptr() as usize;
+    let y = a.alloc_hex("04").unwrap().as_ptr() as usize;
+    assert_eq!(y, x + 3);
+    // Empty and one-character inputs.
+    assert_eq!(local.alloc_hex("").unwrap(), b"");
+    assert_eq!(a.alloc_hex(" ").unwrap(), b"");
+    assert!(matches!(local.alloc_hex("a"), Err(Error::Hex { .. })));
+}

@@ -113,6 +113,25 @@ impl SharedArena {
         })
     }
 
+    /// [`write::hex_in_chunk`] in the calling thread's cached chunk of this arena: `None`
+    /// when the cache holds no chunk of it or the bytes' upper bound does not fit there.
+    pub(super) fn hex_cached(&self, hex: &str) -> Option<Result<&mut [u8], Error>> {
+        CACHE.with(|cache| {
+            let slot = cache.get();
+            if slot.key != self.key {
+                return None;
+            }
+            let done = write::hex_in_chunk(self, hex, slot.top.wrapping_add(1), slot.end)?;
+            Some(done.map(|(block, next)| {
+                cache.set(Slot {
+                    top: next - 1,
+                    ..slot
+                });
+                block
+            }))
+        })
+    }
+
     #[cold]
     #[inline(never)]
     fn refill_cache(&self, cache: &Cell<Slot>, size: usize, align: usize) -> Result<usize, Error> {
@@ -299,8 +318,11 @@ impl<'a> Local<'a> {
         write::str(self.arena, s, width, |n, a| self.bump(n, a))
     }
 
-    /// Parses `hex` with the grammar of [`crate::hex`], then copies the bytes into a new
-    /// block (alignment 1). The whole string is parsed before anything is allocated.
+    /// Parses `hex` with the grammar of [`crate::hex`] into a new block (alignment 1). Where
+    /// the bytes' upper bound ([`crate::hex::max_decoded_len`]) fits in what is left of the
+    /// handle's chunk, they are decoded straight into it, with no temporary buffer; larger
+    /// inputs are parsed into a buffer first, then copied. A call that fails hands nothing
+    /// out and claims nothing.
     ///
     /// ```
     /// let arena = vmallocator::SharedArena::new()?;
@@ -311,6 +333,13 @@ impl<'a> Local<'a> {
     /// # Errors
     /// [`Error::Hex`] when `hex` breaks the grammar, else as [`alloc_bytes`](Self::alloc_bytes).
     pub fn alloc_hex(&self, hex: &str) -> Result<&'a mut [u8], Error> {
+        // Straight into the chunk when the upper bound fits there; else through a `Vec`.
+        let next = self.top.get().wrapping_add(1);
+        if let Some(done) = write::hex_in_chunk(self.arena, hex, next, self.end.get()) {
+            let (block, next) = done?;
+            self.top.set(next - 1);
+            return Ok(block);
+        }
         let bytes = crate::hex::decode(hex)?;
         self.alloc_bytes(&bytes)
     }

@@ -414,8 +414,9 @@ impl SharedArena {
         write::str(self, s, width, |n, a| self.bump_cached(n, a))
     }
 
-    /// Parses `hex` with the grammar of [`crate::hex`] and copies the bytes into a new
-    /// block, as [`Local::alloc_hex`].
+    /// Parses `hex` with the grammar of [`crate::hex`] into a new block, as
+    /// [`Local::alloc_hex`]: straight into the calling thread's chunk where the bytes' upper
+    /// bound fits there.
     ///
     /// ```
     /// let arena = vmallocator::SharedArena::new()?;
@@ -426,6 +427,11 @@ impl SharedArena {
     /// # Errors
     /// [`Error::Hex`] when `hex` breaks the grammar, else as [`alloc_bytes`](Self::alloc_bytes).
     pub fn alloc_hex(&self, hex: &str) -> Result<&mut [u8], Error> {
+        // Straight into the thread's chunk when the upper bound fits there; else through a
+        // `Vec`.
+        if let Some(done) = self.hex_cached(hex) {
+            return done;
+        }
         let bytes = crate::hex::decode(hex)?;
         self.alloc_bytes(&bytes)
     }

@@ -36,6 +36,34 @@ pub(super) fn bytes<'a>(
     Ok(unsafe { arena.block::<u8>(addr, bytes.len()) })
 }
 
+/// Decodes `hex` straight into the free part `[next, end)` of a chunk that the caller
+/// owns, when the upper bound of its bytes ([`crate::hex::max_decoded_len`]) fits there and
+/// the region is writable: the block (at `next`) and the chunk's next free address after
+/// it. `None` when it does not fit (or the bound is 0): the caller takes its general path.
+/// On a grammar error nothing is handed out; bytes of the free part may have been written
+/// (claimed bytes, so `reset_zeroed` still zeroes them).
+pub(super) fn hex_in_chunk<'a>(
+    arena: &'a SharedArena,
+    hex: &str,
+    next: usize,
+    end: usize,
+) -> Option<Result<(&'a mut [u8], usize), Error>> {
+    let bound = crate::hex::max_decoded_len(hex.len());
+    // Without a chunk `next` is 0 (`NO_CHUNK + 1`) and `end` 0: nothing fits.
+    if bound == 0 || bound > end.wrapping_sub(next) || !arena.protection().is_writable() {
+        return None;
+    }
+    // SAFETY: `[next, next + bound)` lies in the free part of a chunk the caller owns:
+    // claimed and committed, never handed out, so no reference covers it; the region is
+    // writable; alignment 1 suits `MaybeUninit<u8>`.
+    let out = unsafe { arena.block::<MaybeUninit<u8>>(next, bound) };
+    Some(crate::hex::decode_into(hex, out).map(|n| {
+        // SAFETY: the first `n` bytes of the same block, all written by `decode_into`;
+        // the reborrow above has ended.
+        (unsafe { arena.block::<u8>(next, n) }, next + n)
+    }))
+}
+
 /// Encodes `s` in `width` plus a NUL unit into a block handed out by `bump` at the unit's
 /// alignment.
 pub(super) fn str<'a>(
