@@ -163,7 +163,7 @@ pub(crate) fn decode_into(input: &str, out: &mut [MaybeUninit<u8>]) -> Result<us
 /// The exact number of bytes `input` decodes to, found by parsing it without writing
 /// anything (the scalar parser alone).
 pub(crate) fn decoded_len(input: &str) -> Result<usize, Error> {
-    parse::<false>(input, &mut [])
+    parse::<false>(input, &mut [], 0)
 }
 
 /// Parses all of `input` into `out`, which must hold exactly [`decoded_len`]`(input)`
@@ -220,24 +220,49 @@ fn parse_dispatch(s: &str, out: &mut [MaybeUninit<u8>], simd: bool) -> Result<us
         return unsafe { parse_avx2(s, out) };
     }
     let _ = simd;
-    parse::<false>(s, out)
+    parse::<false>(s, out, 0)
 }
 
 /// Whether the CPU has what the AVX2 blocks use: AVX2 and the bit instructions that
-/// every AVX2 CPU has beside it (BMI1, LZCNT, POPCNT).
+/// every AVX2 CPU has beside it (BMI1, LZCNT, POPCNT). The answer is kept after the
+/// first call: one load and a compare on every call after it.
 #[cfg(target_arch = "x86_64")]
+#[inline]
 fn avx2_available() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("bmi1")
-        && std::arch::is_x86_feature_detected!("lzcnt")
-        && std::arch::is_x86_feature_detected!("popcnt")
+    use core::sync::atomic::{AtomicU8, Ordering};
+    /// 0: not asked yet; 1: no; 2: yes.
+    static AVX2: AtomicU8 = AtomicU8::new(0);
+    match AVX2.load(Ordering::Relaxed) {
+        0 => {
+            let yes = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("bmi1")
+                && std::arch::is_x86_feature_detected!("lzcnt")
+                && std::arch::is_x86_feature_detected!("popcnt");
+            AVX2.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+        v => v == 2,
+    }
 }
 
 /// [`parse`] with the AVX2 blocks.
+///
+/// An input that starts with 64 digits is first decoded by the 64-digit blocks alone:
+/// a dense input, all digits, is then done without the token loop around them, and
+/// any other continues in [`parse`] from where the blocks stopped, inside that first
+/// run of digits.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
 fn parse_avx2(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
-    parse::<true>(s, out)
+    let b = s.as_bytes();
+    let mut done = 0;
+    if b.len() >= 64 {
+        done = simd::dense(b, out);
+        if 2 * done == b.len() {
+            return Ok(done);
+        }
+    }
+    parse::<true>(s, out, done)
 }
 
 /// Digit value of each byte, or `0xff` for a byte that is not a hex digit.
@@ -304,10 +329,32 @@ fn push(out: &mut [MaybeUninit<u8>], n: &mut usize, byte: u8) {
 /// `out` holds at least `s.len() / 2` bytes, or exactly the decoded length (then `out`
 /// is all written); where it holds fewer, only the bytes that fit are written and `n`
 /// still counts all of them.
+///
+/// `resume` is how many bytes were already decoded into `out` from the first
+/// `2 * resume` bytes of `s`, all of them digits (the dense start of [`parse_avx2`]); the
+/// parser then goes on inside that first run of digits.
 #[inline(always)]
-fn parse<const SIMD: bool>(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
+fn parse<const SIMD: bool>(
+    s: &str,
+    out: &mut [MaybeUninit<u8>],
+    resume: usize,
+) -> Result<usize, Error> {
     let b = s.as_bytes();
     let (mut i, mut n) = (0, 0);
+    if resume > 0 {
+        // The first token is a run of digits from 0 (its second byte is a digit, so it
+        // has no `0x` prefix), decoded up to `2 * resume`: finish it as the loop below
+        // finishes a run that starts at 0.
+        n = resume;
+        let (end, odd) = run::<SIMD>(b, 2 * resume, out, &mut n);
+        if !ends_token(b, end) {
+            return Err(invalid_char(s, end));
+        }
+        if odd {
+            return Err(error(0, HexErrorKind::OddDigitCount(end)));
+        }
+        i = end;
+    }
     // Where to try the `"hh "` blocks and the token windows next; after a miss, wait a
     // block's length.
     let (mut next_spaced, mut next_tokens) = (0, 0);

@@ -169,6 +169,39 @@ fn long_inputs_take_both_paths_alike() {
     assert_eq!(both(&odd), Err(error(300, OddDigitCount(1))));
 }
 
+/// The AVX2 parser decodes an input that starts with 64 digits by the blocks alone, then
+/// hands over to the token loop inside that first run: whatever follows the run, the
+/// result and the error positions are those of the scalar parser.
+#[test]
+fn a_dense_start_hands_over_to_the_token_loop() {
+    let bytes: Vec<u8> = (0..200_u32).map(|i| (i * 53 + 7) as u8).collect();
+    let digits: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    for len in [64, 66, 96, 126, 128, 130, 200, 256, 258, 400] {
+        let (run, want) = (&digits[..len], &bytes[..len / 2]);
+        assert_eq!(both(run).unwrap(), want, "{len}");
+        for tail in ["\n", "\r\n", " ", ", ", " ; comment", " // comment\nff"] {
+            let got = both(&format!("{run}{tail}")).unwrap();
+            let extra: &[u8] = if tail.ends_with("ff") { &[0xff] } else { &[] };
+            assert_eq!(got, [want, extra].concat(), "{len} {tail:?}");
+        }
+        let with = |tail: &str| both(&format!("{run}{tail}"));
+        assert_eq!(with(" 0x42").unwrap(), [want, &[0x42]].concat());
+        assert_eq!(with(r"\x42").unwrap(), [want, &[0x42]].concat());
+        assert_eq!(with("0x42"), Err(error(len + 1, InvalidChar('x'))));
+        assert_eq!(with("g"), Err(error(len, InvalidChar('g'))));
+        assert_eq!(with("é"), Err(error(len, InvalidChar('é'))));
+        assert_eq!(with("a"), Err(error(0, OddDigitCount(len + 1))));
+        assert_eq!(with("a\n"), Err(error(0, OddDigitCount(len + 1))));
+        assert_eq!(with("abc ff"), Err(error(0, OddDigitCount(len + 3))));
+        // A run that goes on past the blocks, with more after it.
+        assert_eq!(
+            with(&format!(" {run}")).unwrap(),
+            [want, want].concat(),
+            "{len}"
+        );
+    }
+}
+
 #[test]
 fn decode_append_keeps_the_vec_on_error() {
     let mut out = vec![1, 2, 3];
