@@ -6,7 +6,8 @@
 # Usage: scripts/text-instructions.sh [--time [ROUNDS]] [CASE...]
 #   CASE     run only these cases (names as `text_kernels --list` prints them)
 #   --time   also time every case natively: round-robin in one process, the minimum over
-#            ROUNDS (default 15) rounds of batches of at least 2 ms, and peer time / ours.
+#            ROUNDS (default 15) rounds of batches of at least 2 ms (each after one untimed
+#            call, so every batch starts warm), and peer time / ours.
 # Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
