@@ -183,6 +183,7 @@ pub const fn max_decoded_len(input_len: usize) -> usize {
 }
 
 /// Whether this machine runs the AVX2 blocks.
+#[inline]
 fn simd_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -213,11 +214,26 @@ pub(crate) fn decode_append_with(
 }
 
 /// Picks the AVX2 or the scalar parser.
+///
+/// With AVX2, an input that starts with 64 digits is first decoded by the 64-digit
+/// blocks alone: a dense input, all digits, is then done without the token loop (and
+/// without the calls around it), and any other goes on in [`parse_avx2`] from where the
+/// blocks stopped, inside that first run of digits.
+#[inline]
 fn parse_dispatch(s: &str, out: &mut [MaybeUninit<u8>], simd: bool) -> Result<usize, Error> {
     #[cfg(target_arch = "x86_64")]
     if simd && avx2_available() {
-        // SAFETY: the CPU has AVX2, BMI1, LZCNT and POPCNT, checked just above.
-        return unsafe { parse_avx2(s, out) };
+        let mut done = 0;
+        if s.len() >= 64 {
+            // SAFETY: the CPU has AVX2, checked just above.
+            done = unsafe { simd::dense(s.as_bytes(), out) };
+            if 2 * done == s.len() {
+                return Ok(done);
+            }
+        }
+        // SAFETY: the CPU has AVX2, BMI1, LZCNT and POPCNT, checked just above; the first
+        // `2 * done` bytes of `s` are digits, decoded into `out[..done]`.
+        return unsafe { parse_avx2(s, out, done) };
     }
     let _ = simd;
     parse::<false>(s, out, 0)
@@ -245,24 +261,15 @@ fn avx2_available() -> bool {
     }
 }
 
-/// [`parse`] with the AVX2 blocks.
+/// [`parse`] with the AVX2 blocks, going on after `resume` bytes decoded from the start
+/// (see [`parse`]).
 ///
-/// An input that starts with 64 digits is first decoded by the 64-digit blocks alone:
-/// a dense input, all digits, is then done without the token loop around them, and
-/// any other continues in [`parse`] from where the blocks stopped, inside that first
-/// run of digits.
+/// # Safety
+/// The CPU has AVX2, BMI1, LZCNT and POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
-fn parse_avx2(s: &str, out: &mut [MaybeUninit<u8>]) -> Result<usize, Error> {
-    let b = s.as_bytes();
-    let mut done = 0;
-    if b.len() >= 64 {
-        done = simd::dense(b, out);
-        if 2 * done == b.len() {
-            return Ok(done);
-        }
-    }
-    parse::<true>(s, out, done)
+unsafe fn parse_avx2(s: &str, out: &mut [MaybeUninit<u8>], resume: usize) -> Result<usize, Error> {
+    parse::<true>(s, out, resume)
 }
 
 /// Digit value of each byte, or `0xff` for a byte that is not a hex digit.
