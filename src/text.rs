@@ -349,6 +349,23 @@ mod tests {
         }
     }
 
+    /// 4-byte characters after zero to three characters of one to three bytes (the step
+    /// that stops before them), alone and in runs, at every position of a 64-byte chunk.
+    #[test]
+    fn four_byte_characters_at_every_chunk_position_match_std() {
+        let filler = "Größe, Привет, 日本語 and ASCII; ".repeat(4);
+        for lead in ["", "a", "é", "日", "aé", "日é", "a日é", "ab日"] {
+            for run in ["🦀", "🦀🚀", "🦀é🚀", "🦀🚀🦀🚀🦀"] {
+                for shift in (0..64).step_by(crate::test_stride()) {
+                    let s = format!("{}{lead}{run}{filler}", "x".repeat(shift));
+                    wide_matches_std(&s);
+                    let s = format!("{}{lead}{run}{filler}", "é".repeat(shift / 2));
+                    wide_matches_std(&s);
+                }
+            }
+        }
+    }
+
     #[test]
     fn forced_level_comes_from_the_environment() {
         let current = wide::Isa::current();

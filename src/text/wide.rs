@@ -30,8 +30,8 @@ pub(crate) enum Isa {
     /// x86-64 baseline, 16 bytes at a time.
     #[cfg(target_arch = "x86_64")]
     Sse2,
-    /// 32 bytes at a time; non-ASCII text four characters at a time. With the BMI1 and
-    /// BMI2 that every AVX2 CPU has beside it.
+    /// 32 bytes at a time; non-ASCII text four characters at a time. With the BMI1,
+    /// BMI2 and POPCNT that every AVX2 CPU has beside it.
     #[cfg(target_arch = "x86_64")]
     Avx2,
     /// aarch64 baseline, 16 bytes at a time.
@@ -63,6 +63,7 @@ impl Isa {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("bmi1")
                     && std::arch::is_x86_feature_detected!("bmi2")
+                    && std::arch::is_x86_feature_detected!("popcnt")
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,

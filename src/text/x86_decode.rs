@@ -1,6 +1,7 @@
 //! UTF-8 spans with multi-byte characters to UTF-32 and UTF-16, four characters of one
 //! to three bytes per step, for the AVX2 level (which has the SSSE3 `pshufb` and the
-//! SSE4.1 `packusdw` used here, and comes with BMI1 and BMI2 for the bit operations).
+//! SSE4.1 `packusdw` used here, and comes with BMI1, BMI2 and POPCNT for the bit
+//! operations).
 //!
 //! The masks of continuation bytes and of non-ASCII bytes are taken for 64 bytes at a
 //! time. From the continuation mask, each step reads which of the next 12 bytes end a
@@ -191,14 +192,26 @@ macro_rules! steps {
                     continue;
                 }
                 if next_four <= end4 {
-                    // A 4-byte character among the next four: one at a time.
-                    while start <= end4 as usize {
-                        let (cp, len) = char_at($b, $i + start);
-                        $o += $one(cp, $o);
-                        start += len;
+                    // A 4-byte character among the next four: the characters before it
+                    // in one step (the table stops before a 4-byte character; the lanes
+                    // after them are written over next), then it alone. It ends by
+                    // `end4 <= 62`, so `start` stays below 64.
+                    let four_at = next_four as usize;
+                    if four_at > start {
+                        let end_mask = (e >> start) as usize & 0xfff;
+                        // SAFETY: `$i + start + 16 <= $i + 79 <= $b.len()` (`start < 63`).
+                        let v = unsafe { load_at($b, $i + start) };
+                        $step(code_points(v, end_mask), $o);
+                        // The characters before it: the ends left below it.
+                        $o += (e & ((1 << four_at) - 1)).count_ones() as usize;
                     }
-                    f &= u64::MAX << (end4 + 1);
+                    let (cp, len) = char_at($b, $i + four_at);
+                    $o += $one(cp, $o);
+                    start = four_at + len;
+                    f &= f - 1;
                     next_four = f.trailing_zeros();
+                    e &= u64::MAX << start;
+                    continue;
                 } else {
                     // Four characters of one to three bytes end within 12 bytes.
                     let end_mask = (e >> start) as usize & 0xfff;
@@ -287,7 +300,7 @@ impl<T> Out<T> {
 
 /// Decodes `span` to UTF-32 into `dst` (at least one unit per byte); returns the units
 /// written, all of `dst[..n]` initialised.
-#[target_feature(enable = "avx2,bmi1,bmi2")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
 pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
     let b = span.as_bytes();
     assert!(dst.len() >= b.len(), "a unit per byte");
@@ -328,7 +341,7 @@ pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
 
 /// Decodes `span` to UTF-16 into `dst` (at least one unit per byte); returns the units
 /// written, all of `dst[..n]` initialised.
-#[target_feature(enable = "avx2,bmi1,bmi2")]
+#[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
 pub(super) fn utf16(span: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
     let b = span.as_bytes();
     assert!(dst.len() >= b.len(), "a unit per byte");
