@@ -366,6 +366,31 @@ mod tests {
         }
     }
 
+    /// Every sequence of six character lengths (one to four bytes), so every kind of step
+    /// and every shuffle of the AVX2 decoder, with the smallest and largest code points
+    /// of each length, at many positions of a 64-byte chunk.
+    #[test]
+    fn every_sequence_of_six_lengths_matches_std() {
+        const BY_LEN: [[char; 3]; 4] = [
+            ['\u{1}', 'a', '\u{7f}'],
+            ['\u{80}', 'é', '\u{7ff}'],
+            ['\u{800}', '日', '\u{ffff}'],
+            ['\u{10000}', '🦀', '\u{10ffff}'],
+        ];
+        let filler = "Größe, Привет, 日本語 and ASCII; ".repeat(3);
+        for seq in (0..1 << 12).step_by(crate::test_stride()) {
+            let mut s = "x".repeat(seq % 64);
+            for round in 0..3 {
+                for j in 0..6 {
+                    let len = (seq >> (2 * j)) & 3;
+                    s.push(BY_LEN[len][(seq + j + round) % 3]);
+                }
+            }
+            s.push_str(&filler);
+            wide_matches_std(&s);
+        }
+    }
+
     #[test]
     fn forced_level_comes_from_the_environment() {
         let current = wide::Isa::current();

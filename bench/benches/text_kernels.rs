@@ -62,6 +62,9 @@ struct Ctx {
     /// `hex_append`'s output, its capacity kept between calls.
     vec8: Vec<u8>,
     buf16: Vec<u16>,
+    /// The UTF-32 peers' output.
+    #[cfg(feature = "simdutf")]
+    buf32: Vec<u32>,
 }
 
 type Kernel = fn(&mut Ctx, &str);
@@ -119,6 +122,33 @@ fn utf32_chars(_: &mut Ctx, s: &str) {
     black_box(black_box(s).chars().map(u32::from).collect::<Vec<u32>>());
 }
 
+/// simdutf's UTF-8 to UTF-16 (its fastest call: the input known valid), and a NUL after.
+#[cfg(feature = "simdutf")]
+#[inline(never)]
+fn utf16_simdutf(c: &mut Ctx, s: &str) {
+    let s = black_box(s);
+    assert!(c.buf16.len() > s.len());
+    // SAFETY: `s` is valid UTF-8; `buf16` holds more units than `s` has bytes, and every
+    // unit takes at least one byte.
+    let n =
+        unsafe { simdutf::convert_valid_utf8_to_utf16(s.as_ptr(), s.len(), c.buf16.as_mut_ptr()) };
+    c.buf16[n] = 0;
+    black_box(&c.buf16);
+}
+
+/// simdutf's UTF-8 to UTF-32 (the input known valid), and a NUL after.
+#[cfg(feature = "simdutf")]
+#[inline(never)]
+fn utf32_simdutf(c: &mut Ctx, s: &str) {
+    let s = black_box(s);
+    assert!(c.buf32.len() > s.len());
+    // SAFETY: as in `utf16_simdutf`, with `buf32`.
+    let n =
+        unsafe { simdutf::convert_valid_utf8_to_utf32(s.as_ptr(), s.len(), c.buf32.as_mut_ptr()) };
+    c.buf32[n] = 0;
+    black_box(&c.buf32);
+}
+
 /// A case: name, input, ours, the peer (if any) and its name.
 type Case = (String, String, Kernel, Option<(Kernel, &'static str)>);
 
@@ -172,6 +202,21 @@ fn cases() -> Vec<Case> {
                 utf16_ours,
                 Some((utf16_encoding_rs, "encoding_rs")),
             ));
+            #[cfg(feature = "simdutf")]
+            {
+                v.push((
+                    format!("utf16_{kind}_{tag}_simdutf"),
+                    s.clone(),
+                    utf16_ours,
+                    Some((utf16_simdutf, "simdutf")),
+                ));
+                v.push((
+                    format!("utf32_{kind}_{tag}_simdutf"),
+                    s.clone(),
+                    utf32_ours,
+                    Some((utf32_simdutf, "simdutf")),
+                ));
+            }
             v.push((
                 format!("utf32_{kind}_{tag}"),
                 s,
@@ -189,6 +234,8 @@ fn ctx() -> Ctx {
         buf8: vec![0; MIB],
         vec8: Vec::with_capacity(MIB),
         buf16: vec![0; MIB + 1],
+        #[cfg(feature = "simdutf")]
+        buf32: vec![0; MIB + 1],
     }
 }
 

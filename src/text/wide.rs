@@ -5,9 +5,9 @@
 //! (AVX2 32 bytes at a time, SSE2 or NEON 16), testing each block for non-ASCII bytes and
 //! for NUL in the same pass. A block with a non-ASCII byte hands a span of up to
 //! [`SPAN`] bytes (ended on a character boundary) to the span encoder. At the AVX2 level
-//! that is the vector decoder of `x86_decode`, four characters of up to three bytes per
-//! step (6.2 instructions per byte on the mixed text of the benchmarks, against 11.5
-//! for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for `str::chars`). At the other
+//! that is the vector decoder of `x86_decode`, three to six characters per step, as many
+//! as 12 bytes hold (3.8 instructions per byte on the mixed text of the benchmarks,
+//! against 11.5 for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for `str::chars`). At the other
 //! levels it is `encoding_rs` for UTF-16 (which takes initialised units, so the span's
 //! units are zeroed first) and `str::chars` for UTF-32. Each span is searched for NUL
 //! first, with the same vector width.
@@ -30,8 +30,8 @@ pub(crate) enum Isa {
     /// x86-64 baseline, 16 bytes at a time.
     #[cfg(target_arch = "x86_64")]
     Sse2,
-    /// 32 bytes at a time; non-ASCII text four characters at a time. With the BMI1,
-    /// BMI2 and POPCNT that every AVX2 CPU has beside it.
+    /// 32 bytes at a time; non-ASCII text three to six characters at a time. With the
+    /// BMI1 and BMI2 that every AVX2 CPU has beside it.
     #[cfg(target_arch = "x86_64")]
     Avx2,
     /// aarch64 baseline, 16 bytes at a time.
@@ -63,7 +63,6 @@ impl Isa {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("bmi1")
                     && std::arch::is_x86_feature_detected!("bmi2")
-                    && std::arch::is_x86_feature_detected!("popcnt")
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,

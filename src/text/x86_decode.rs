@@ -1,75 +1,193 @@
-//! UTF-8 spans with multi-byte characters to UTF-32 and UTF-16, four characters of one
-//! to three bytes per step, for the AVX2 level (which has the SSSE3 `pshufb` and the
-//! SSE4.1 `packusdw` used here, and comes with BMI1, BMI2 and POPCNT for the bit
-//! operations).
+//! UTF-8 spans with multi-byte characters to UTF-32 and UTF-16 at the AVX2 level (which
+//! has the SSSE3 `pshufb` and the SSE4.1 `packusdw` used here, and comes with BMI1 and
+//! BMI2 for the bit operations).
 //!
-//! The masks of continuation bytes and of non-ASCII bytes are taken for 64 bytes at a
-//! time. From the continuation mask, each step reads which of the next 12 bytes end a
-//! character, and a table indexed by those 12 bits gives a `pshufb` mask that moves the
-//! bytes of the first four characters (if each is one to three bytes long) into four
-//! 32-bit lanes, last byte lowest, and how many bytes and characters that was. A few
-//! masks and shifts then assemble the code points. A 4-byte character (which the table
-//! stops before) is decoded alone; 16 ASCII bytes are widened at once. The step's
-//! length comes from the table, not from the bytes just loaded, so the next step's
-//! start waits only for a shift and a table load.
+//! The mask of continuation bytes is taken for 64 bytes at a time; from it, each step
+//! reads which of the next 12 bytes end a character. One table, indexed by those 12 bits,
+//! says how the step goes and how many bytes it takes: six characters of one or two
+//! bytes, four of one to three bytes, or three of one to four bytes (the first of these
+//! that the 12 bytes hold); a second table holds the `pshufb` mask for each way the
+//! step's characters can be that long (64 + 81 + 64 of them). The shuffle moves each
+//! character's bytes into a 16-bit lane (six characters) or a 32-bit lane, last byte
+//! lowest, and a few masks and shifts assemble the code points. Twelve ASCII bytes in a
+//! row are widened at once, and 64 of them too.
+//!
+//! The next step's start waits only for a shift, a mask and a table load, not for the
+//! bytes just loaded, and the tables are small: 8 KiB and 3.3 KiB.
 //!
 //! The input is a `&str`, valid UTF-8, so nothing is validated.
 
 use core::arch::x86_64::{
-    __m128i, __m256i, _mm_and_si128, _mm_loadu_si128, _mm_or_si128, _mm_packus_epi32,
-    _mm_set1_epi32, _mm_shuffle_epi8, _mm_srli_epi32, _mm_storel_epi64, _mm_unpackhi_epi64,
-    _mm256_and_si256, _mm256_castsi256_si128, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8,
-    _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_loadu2_m128i,
-    _mm256_max_epu8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_packus_epi32,
-    _mm256_permute4x64_epi64, _mm256_set1_epi8, _mm256_set1_epi32, _mm256_shuffle_epi8,
-    _mm256_srli_epi32,
+    __m128i, _mm_and_si128, _mm_extract_epi32, _mm_loadu_si128, _mm_or_si128, _mm_packus_epi32,
+    _mm_set1_epi16, _mm_set1_epi32, _mm_shuffle_epi8, _mm_srli_epi16, _mm_srli_epi32,
+    _mm_storel_epi64, _mm_unpackhi_epi64, _mm_xor_si128, _mm256_cmpgt_epi8, _mm256_cvtepu8_epi16,
+    _mm256_cvtepu8_epi32, _mm256_cvtepu16_epi32, _mm256_loadu_si256, _mm256_movemask_epi8,
+    _mm256_set1_epi8,
 };
 use core::mem::MaybeUninit;
 
-/// Bytes whose character ends a step may look at.
+/// Bytes a step looks at.
 const WINDOW: usize = 12;
 
-/// For each 12-bit mask of character ends: the `pshufb` mask that gathers the first four
-/// characters (one to three bytes each) into 32-bit lanes, last byte lowest.
-static SHUFFLE: [[u8; 16]; 1 << WINDOW] = shuffles();
+/// Kinds of step, by the index into [`SHUFFLES`] that [`STEPS`] gives: below `FOUR`, six
+/// characters of one or two bytes; below `THREE`, four of one to three; below `NONE`,
+/// three of one to four.
+const FOUR: u8 = 64;
+const THREE: u8 = FOUR + 81;
+const NONE: u8 = THREE + 64;
 
-const fn shuffles() -> [[u8; 16]; 1 << WINDOW] {
-    let mut shuffle = [[0x80_u8; 16]; 1 << WINDOW];
-    let mut m = 0;
-    while m < 1 << WINDOW {
-        let (mut start, mut k) = (0, 0);
-        while k < 4 {
-            let mut end = start;
-            while end < WINDOW && (m >> end) & 1 == 0 {
-                end += 1;
-            }
-            if end >= WINDOW || end - start >= 3 {
-                break;
-            }
-            let len = end - start + 1;
-            shuffle[m][4 * k] = end as u8;
-            if len >= 2 {
-                shuffle[m][4 * k + 1] = (end - 1) as u8;
-            }
-            if len == 3 {
-                shuffle[m][4 * k + 2] = (end - 2) as u8;
-            }
-            start = end + 1;
-            k += 1;
+/// For each 12-bit mask of character ends (bit `k`: byte `k` ends a character): the
+/// step's index into [`SHUFFLES`] (or [`NONE`], for masks that valid UTF-8 never gives)
+/// and the bytes it takes.
+static STEPS: [[u8; 2]; 1 << WINDOW] = steps();
+
+/// The `pshufb` masks of the steps; see [`STEPS`].
+static SHUFFLES: [[u8; 16]; NONE as usize] = shuffles();
+
+/// The lengths of the characters that end within the 12 bytes of mask `m` (up to 12 of
+/// them; zero after the last) and how many there are.
+const fn lengths(m: usize) -> ([usize; WINDOW], usize) {
+    let (mut lens, mut n, mut start, mut k) = ([0; WINDOW], 0, 0, 0);
+    while k < WINDOW {
+        if (m >> k) & 1 == 1 {
+            lens[n] = k + 1 - start;
+            n += 1;
+            start = k + 1;
         }
-        m += 1;
+        k += 1;
     }
-    shuffle
+    (lens, n)
 }
 
-/// The four code points of one step, from the 16 bytes at its start.
+/// Whether the first `count` of `lens` (of `n`) all exist and are at most `max` long.
+const fn first_fit(lens: &[usize; WINDOW], n: usize, count: usize, max: usize) -> bool {
+    if n < count {
+        return false;
+    }
+    let mut j = 0;
+    while j < count {
+        if lens[j] > max {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
+/// The index of the lengths `lens[..count]` (each `1..=base`) as a number in base `base`.
+const fn code(lens: &[usize; WINDOW], count: usize, base: usize) -> usize {
+    let (mut c, mut j) = (0, count);
+    while j > 0 {
+        j -= 1;
+        c = c * base + lens[j] - 1;
+    }
+    c
+}
+
+/// The sum of `lens[..count]`.
+const fn sum(lens: &[usize; WINDOW], count: usize) -> usize {
+    let (mut s, mut j) = (0, 0);
+    while j < count {
+        s += lens[j];
+        j += 1;
+    }
+    s
+}
+
+const fn steps() -> [[u8; 2]; 1 << WINDOW] {
+    let mut table = [[NONE, 1]; 1 << WINDOW];
+    let mut m = 0;
+    while m < 1 << WINDOW {
+        let (lens, n) = lengths(m);
+        table[m] = if first_fit(&lens, n, 6, 2) {
+            [code(&lens, 6, 2) as u8, sum(&lens, 6) as u8]
+        } else if first_fit(&lens, n, 4, 3) {
+            [FOUR + code(&lens, 4, 3) as u8, sum(&lens, 4) as u8]
+        } else if first_fit(&lens, n, 3, 4) {
+            [THREE + code(&lens, 3, 4) as u8, sum(&lens, 3) as u8]
+        } else {
+            [NONE, 1]
+        };
+        m += 1;
+    }
+    table
+}
+
+/// The lengths (each `1..=base`) whose [`code`] in base `base` is `c`.
+const fn decode(mut c: usize, count: usize, base: usize) -> [usize; WINDOW] {
+    let (mut lens, mut j) = ([0; WINDOW], 0);
+    while j < count {
+        lens[j] = c % base + 1;
+        c /= base;
+        j += 1;
+    }
+    lens
+}
+
+const fn shuffles() -> [[u8; 16]; NONE as usize] {
+    let mut table = [[0x80_u8; 16]; NONE as usize];
+    let mut idx = 0;
+    while idx < NONE as usize {
+        // Characters, their most bytes, and the lane width in bytes.
+        let (count, base, lane) = if idx < FOUR as usize {
+            (6, 2, 2)
+        } else if idx < THREE as usize {
+            (4, 3, 4)
+        } else {
+            (3, 4, 4)
+        };
+        let first = if idx < FOUR as usize {
+            0
+        } else if idx < THREE as usize {
+            FOUR as usize
+        } else {
+            THREE as usize
+        };
+        let lens = decode(idx - first, count, base);
+        let (mut j, mut start) = (0, 0);
+        while j < count {
+            let end = start + lens[j] - 1;
+            let mut b = 0;
+            while b < lens[j] {
+                table[idx][lane * j + b] = (end - b) as u8;
+                b += 1;
+            }
+            start = end + 1;
+            j += 1;
+        }
+        idx += 1;
+    }
+    table
+}
+
+/// The `pshufb` mask of step `idx` (below [`NONE`]).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn code_points(v: __m128i, end_mask: usize) -> __m128i {
-    // SAFETY: `SHUFFLE[end_mask]` is 16 readable bytes (the mask is below 4096).
-    let perm = _mm_shuffle_epi8(v, unsafe {
-        _mm_loadu_si128(SHUFFLE[end_mask & 0xfff].as_ptr().cast())
-    });
+fn shuffle_of(idx: u8) -> __m128i {
+    let s = &SHUFFLES[usize::from(idx)];
+    // SAFETY: `s` is 16 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(s.as_ptr().cast()) }
+}
+
+/// Six characters of one or two bytes, from the 16 bytes at the step's start, as code
+/// points in 16-bit lanes (the last two lanes zero).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn six(v: __m128i, idx: u8) -> __m128i {
+    let perm = _mm_shuffle_epi8(v, shuffle_of(idx));
+    // Lane bytes: last, first byte of the character (zero where it has one byte). The
+    // last keeps 7 bits (ASCII, or a continuation byte whose 7th bit is clear), the first
+    // 5 (a 2-byte leader `110xxxxx`).
+    let last = _mm_and_si128(perm, _mm_set1_epi16(0x7f));
+    let first = _mm_srli_epi16::<2>(_mm_and_si128(perm, _mm_set1_epi16(0x1f00)));
+    _mm_or_si128(last, first)
+}
+
+/// Four characters of one to three bytes, as code points in 32-bit lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn four(v: __m128i, idx: u8) -> __m128i {
+    let perm = _mm_shuffle_epi8(v, shuffle_of(idx));
     // Lane bytes: last, middle, first byte of the character (zero where it has none).
     // The last keeps 7 bits (ASCII, or a continuation byte whose 7th bit is clear), the
     // middle 6 (a continuation byte, or a 2-byte leader `110xxxxx` whose 6th bit is
@@ -80,43 +198,41 @@ fn code_points(v: __m128i, end_mask: usize) -> __m128i {
     _mm_or_si128(_mm_or_si128(last, middle), first)
 }
 
-/// The eight code points of a double step: the four of `v`'s low lane (the 16 bytes at
-/// the first step's start, ends `m0`) and the four of its high lane (ends `m1`).
+/// Three characters of one to four bytes, as code points in 32-bit lanes (the last lane
+/// zero).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn code_points8(v: __m256i, m0: usize, m1: usize) -> __m256i {
-    let (s0, s1) = (&SHUFFLE[m0 & 0xfff], &SHUFFLE[m1 & 0xfff]);
-    // SAFETY: `s0` and `s1` are 16 readable bytes each; `loadu2` has no alignment
-    // requirement.
-    let shuffle = unsafe { _mm256_loadu2_m128i(s1.as_ptr().cast(), s0.as_ptr().cast()) };
-    let perm = _mm256_shuffle_epi8(v, shuffle);
-    // As in `code_points`.
-    let last = _mm256_and_si256(perm, _mm256_set1_epi32(0x7f));
-    let middle = _mm256_srli_epi32::<2>(_mm256_and_si256(perm, _mm256_set1_epi32(0x3f00)));
-    let first = _mm256_srli_epi32::<4>(_mm256_and_si256(perm, _mm256_set1_epi32(0x0f_0000)));
-    _mm256_or_si256(_mm256_or_si256(last, middle), first)
+fn three(v: __m128i, idx: u8) -> __m128i {
+    let perm = _mm_shuffle_epi8(v, shuffle_of(idx));
+    // Lane bytes: the character's bytes from its last to its first (zero where it has
+    // fewer). The third byte from the end is a continuation byte (6 bits) in a 4-byte
+    // character but a 3-byte leader `1110xxxx` (4 bits) in a 3-byte one: its 7th bit
+    // tells them apart and clears the leader's 6th. The fourth from the end is a 4-byte
+    // leader `11110xxx` (3 bits).
+    let last = _mm_and_si128(perm, _mm_set1_epi32(0x7f));
+    let second = _mm_srli_epi32::<2>(_mm_and_si128(perm, _mm_set1_epi32(0x3f00)));
+    let third = _mm_and_si128(perm, _mm_set1_epi32(0x3f_0000));
+    let leader3 = _mm_srli_epi32::<1>(_mm_and_si128(perm, _mm_set1_epi32(0x40_0000)));
+    let third = _mm_srli_epi32::<4>(_mm_xor_si128(third, leader3));
+    let fourth = _mm_srli_epi32::<6>(_mm_and_si128(perm, _mm_set1_epi32(0x0700_0000)));
+    _mm_or_si128(_mm_or_si128(last, second), _mm_or_si128(third, fourth))
 }
 
-/// Of 64 bytes: continuation bytes, non-ASCII bytes, and leaders of 4-byte characters
-/// (a bit set for each).
+/// The continuation bytes and the non-ASCII bytes of 64 bytes (a bit set for each).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn masks(b: &[u8; 64]) -> (u64, u64, u64) {
-    let (mut cont, mut high, mut four) = (0_u64, 0_u64, 0_u64);
+fn masks(b: &[u8; 64]) -> (u64, u64) {
+    let (mut cont, mut high) = (0_u64, 0_u64);
     for (c, chunk) in b.as_chunks::<32>().0.iter().enumerate() {
         // SAFETY: `chunk` is 32 readable bytes; `loadu` has no alignment requirement.
         let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
         // Continuation bytes are 0x80..=0xBF: below 0xC0 as signed bytes.
         let is_cont = _mm256_cmpgt_epi8(_mm256_set1_epi8(0xc0_u8 as i8), v);
-        // 4-byte leaders are 0xF0 and above: unchanged by an unsigned max with 0xF0.
-        let f0 = _mm256_set1_epi8(0xf0_u8 as i8);
-        let is_four = _mm256_cmpeq_epi8(_mm256_max_epu8(v, f0), v);
         let bits = |v| u64::from(_mm256_movemask_epi8(v) as u32) << (32 * c);
         cont |= bits(is_cont);
         high |= bits(v);
-        four |= bits(is_four);
     }
-    (cont, high, four)
+    (cont, high)
 }
 
 /// The character at `b[i..]` (`i` on a character boundary) and its length in bytes.
@@ -134,27 +250,29 @@ fn char_at(b: &[u8], i: usize) -> (u32, usize) {
     }
 }
 
-/// The step loop, for both widths: `$b` the bytes; `$ascii(i, o)` widens 16 ASCII bytes
-/// at `i` to units at `o`, `$one(cp, o)` writes one character and gives its units,
-/// `$step(cp, o)` writes a step's four code points. Leaves `$i`, `$o` where fewer than
-/// 80 bytes are left.
+/// The step loop, for both widths: `$b` the bytes; `$ascii64(i, o)` widens 16 ASCII
+/// bytes at `i` to units at `o`; `$ascii12(v, o)` widens the 16 bytes of `v` (12 of
+/// them ASCII) to 16 units at `o`; `$six(v, idx, o)`, `$four(v, idx, o)` write a step's
+/// code points; `$three(v, idx, o)` and `$one(cp, o)` write theirs and give the units
+/// written. Leaves `$i`, `$o` where fewer than 80 bytes are left.
 ///
-/// Each chunk of 64 bytes gets its masks once; the bits of the character ends (up to
-/// the chunk's first 4-byte character, decoded alone) are then taken four at a time
-/// (three `blsr` find the fourth end), so the next step's start waits for three bit
-/// operations only, and the table gives the shuffle for the step.
+/// Each chunk of 64 bytes gets its masks once, and the steps go on while they start in
+/// its first 52 bytes, so that the 12 bytes a step looks at are within the chunk, whose
+/// last byte's end bit is not known. The bytes after the last step are taken again with
+/// the next chunk.
 ///
 /// Every unit takes at least one byte, so `$o <= $i` throughout, and a write of 16
 /// units at `$o` ends within `$b.len()` units wherever 16 bytes at `$i` are in `$b`:
 /// the caller's destination holds a unit per byte.
 macro_rules! steps {
-    ($b:expr, $i:ident, $o:ident, $ascii:expr, $one:expr, $step:expr, $step8:expr) => {
+    ($b:expr, $i:ident, $o:ident, $ascii64:expr, $ascii12:expr, $six:expr, $four:expr,
+     $three:expr, $one:expr) => {
         while $i + 80 <= $b.len() {
             let window: &[u8; 64] = $b[$i..$i + 64].try_into().expect("64 bytes");
-            let (cont, high, four) = masks(window);
+            let (cont, high) = masks(window);
             if high == 0 {
                 for k in 0..4 {
-                    $ascii($i + 16 * k, $o + 16 * k);
+                    $ascii64($i + 16 * k, $o + 16 * k);
                 }
                 $i += 64;
                 $o += 64;
@@ -162,68 +280,43 @@ macro_rules! steps {
             }
             // Bit k: byte k ends a character (byte k + 1 starts one); known for k < 63.
             let ends = !(cont >> 1) & (u64::MAX >> 1);
-            // `next_four`: where the next 4-byte character starts (64 if none).
-            let (mut e, mut f, mut start) = (ends, four, 0_usize);
-            let mut next_four = f.trailing_zeros();
-            loop {
-                let e3 = e & e.wrapping_sub(1);
-                let e3 = e3 & e3.wrapping_sub(1);
-                let e3 = e3 & e3.wrapping_sub(1);
-                if e3 == 0 {
-                    break;
-                }
-                let end4 = e3.trailing_zeros();
-                let e4 = e3 & e3.wrapping_sub(1);
-                let e7 = e4 & e4.wrapping_sub(1);
-                let e7 = e7 & e7.wrapping_sub(1);
-                let e7 = e7 & e7.wrapping_sub(1);
-                let end8 = e7.trailing_zeros();
-                if e7 != 0 && next_four > end8 {
-                    // Eight characters of one to three bytes: four in each lane.
-                    let start2 = end4 as usize + 1;
-                    let (m0, m1) = ((e >> start) as usize, (e4 >> start2) as usize);
-                    // SAFETY: `start, start2 < 63`, so both loads end by `$i + 79`, within
-                    // `$b`.
-                    let v = unsafe { load2_at($b, $i + start, $i + start2) };
-                    $step8(code_points8(v, m0, m1), $o);
-                    $o += 8;
-                    start = end8 as usize + 1;
-                    e = e7 & e7.wrapping_sub(1);
+            // `rest`: the end bits from `pos` on, shifted down as the steps go, so the
+            // next step's bits wait only for a shift by the length the table gave.
+            let (mut pos, mut rest) = (0, ends);
+            while pos < 64 - WINDOW {
+                let m = rest as usize & 0xfff;
+                // SAFETY: `$i + pos + 16 <= $i + 68 <= $b.len()` (`pos < 52`).
+                let v = unsafe { load_at($b, $i + pos) };
+                if m == 0xfff {
+                    $ascii12(v, $o);
+                    $o += 12;
+                    pos += 12;
+                    rest >>= 12;
                     continue;
                 }
-                if next_four <= end4 {
-                    // A 4-byte character among the next four: the characters before it
-                    // in one step (the table stops before a 4-byte character; the lanes
-                    // after them are written over next), then it alone. It ends by
-                    // `end4 <= 62`, so `start` stays below 64.
-                    let four_at = next_four as usize;
-                    if four_at > start {
-                        let end_mask = (e >> start) as usize & 0xfff;
-                        // SAFETY: `$i + start + 16 <= $i + 79 <= $b.len()` (`start < 63`).
-                        let v = unsafe { load_at($b, $i + start) };
-                        $step(code_points(v, end_mask), $o);
-                        // The characters before it: the ends left below it.
-                        $o += (e & ((1 << four_at) - 1)).count_ones() as usize;
-                    }
-                    let (cp, len) = char_at($b, $i + four_at);
-                    $o += $one(cp, $o);
-                    start = four_at + len;
-                    f &= f - 1;
-                    next_four = f.trailing_zeros();
-                    e &= u64::MAX << start;
-                    continue;
-                } else {
-                    // Four characters of one to three bytes end within 12 bytes.
-                    let end_mask = (e >> start) as usize & 0xfff;
-                    // SAFETY: `$i + start + 16 <= $i + 79 <= $b.len()` (`start < 63`).
-                    let v = unsafe { load_at($b, $i + start) };
-                    $step(code_points(v, end_mask), $o);
+                let [idx, len] = STEPS[m];
+                if idx < FOUR {
+                    $six(v, idx, $o);
+                    $o += 6;
+                } else if idx < THREE {
+                    $four(v, idx, $o);
                     $o += 4;
-                    start = end4 as usize + 1;
+                } else if idx < NONE {
+                    $o += $three(v, idx, $o);
+                } else {
+                    // Never for valid UTF-8; one character, to be safe.
+                    let (cp, len) = char_at($b, $i + pos);
+                    $o += $one(cp, $o);
+                    pos += len;
+                    rest >>= len;
+                    continue;
                 }
-                e = e3 & e3.wrapping_sub(1);
+                pos += usize::from(len);
+                // SAFETY: a step takes at most 12 bytes, below 64. (Unchecked, so that no
+                // mask of the count lengthens the chain from one step to the next.)
+                rest = unsafe { rest.unchecked_shr(u32::from(len)) };
             }
-            $i += start;
+            $i += pos;
         }
     };
 }
@@ -240,22 +333,6 @@ unsafe fn load_at(b: &[u8], i: usize) -> __m128i {
     let p = unsafe { b.as_ptr().add(i) };
     // SAFETY: 16 readable bytes at `p`; `loadu` has no alignment requirement.
     unsafe { _mm_loadu_si128(p.cast()) }
-}
-
-/// The 16 bytes at `b[i..]` in the low lane, those at `b[j..]` in the high one.
-///
-/// # Safety
-/// `i + 16 <= b.len()` and `j + 16 <= b.len()`.
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn load2_at(b: &[u8], i: usize, j: usize) -> __m256i {
-    debug_assert!(i.max(j) + 16 <= b.len());
-    // SAFETY: `i + 16 <= b.len()`, per the contract.
-    let lo = unsafe { b.as_ptr().add(i) };
-    // SAFETY: `j + 16 <= b.len()`, per the contract.
-    let hi = unsafe { b.as_ptr().add(j) };
-    // SAFETY: 16 readable bytes at each; `loadu2` has no alignment requirement.
-    unsafe { _mm256_loadu2_m128i(hi.cast(), lo.cast()) }
 }
 
 /// A raw cursor into a destination of units, for the stores of the step loop.
@@ -300,7 +377,7 @@ impl<T> Out<T> {
 
 /// Decodes `span` to UTF-32 into `dst` (at least one unit per byte); returns the units
 /// written, all of `dst[..n]` initialised.
-#[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
 pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
     let b = span.as_bytes();
     assert!(dst.len() >= b.len(), "a unit per byte");
@@ -308,9 +385,7 @@ pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
     let (mut i, mut o) = (0, 0);
     // In each closure, the units written at `o` are in `dst` and the bytes read at `i`
     // in `b` (see `steps`).
-    let ascii = |i: usize, o: usize| {
-        // SAFETY: see above.
-        let v = unsafe { load_at(b, i) };
+    let widen16 = |v: __m128i, o: usize| {
         let high = _mm_unpackhi_epi64(v, v);
         let (v, high) = (_mm256_cvtepu8_epi32(v), _mm256_cvtepu8_epi32(high));
         // SAFETY: see above; 8 units of 4 bytes each.
@@ -318,20 +393,32 @@ pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
         // SAFETY: see above.
         unsafe { out.put(o + 8, high) };
     };
+    let ascii64 = |i: usize, o: usize| {
+        // SAFETY: see above.
+        widen16(unsafe { load_at(b, i) }, o);
+    };
+    let six = |v: __m128i, idx: u8, o: usize| {
+        let cp = _mm256_cvtepu16_epi32(six(v, idx));
+        // SAFETY: see above; 8 units.
+        unsafe { out.put(o, cp) };
+    };
+    let four = |v: __m128i, idx: u8, o: usize| {
+        let cp = four(v, idx);
+        // SAFETY: see above; 4 units.
+        unsafe { out.put(o, cp) };
+    };
+    let three = |v: __m128i, idx: u8, o: usize| {
+        let cp = three(v, idx);
+        // SAFETY: see above; 4 units.
+        unsafe { out.put(o, cp) };
+        3
+    };
     let one = |cp: u32, o: usize| {
         // SAFETY: see above.
         unsafe { out.put(o, cp) };
         1
     };
-    let step = |cp: __m128i, o: usize| {
-        // SAFETY: see above; 4 units.
-        unsafe { out.put(o, cp) };
-    };
-    let step8 = |cp: __m256i, o: usize| {
-        // SAFETY: see above; 8 units.
-        unsafe { out.put(o, cp) };
-    };
-    steps!(b, i, o, ascii, one, step, step8);
+    steps!(b, i, o, ascii64, widen16, six, four, three, one);
     for (d, c) in dst[o..].iter_mut().zip(span[i..].chars()) {
         d.write(u32::from(c));
         o += 1;
@@ -339,9 +426,28 @@ pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
     o
 }
 
+/// Writes code point `cp` as UTF-16 at unit `o` of `out`; returns the units written.
+///
+/// # Safety
+/// Two units at `o` lie in `out`'s destination.
+#[inline(always)]
+unsafe fn put_utf16(out: &Out<u16>, cp: u32, o: usize) -> usize {
+    if cp < 0x1_0000 {
+        // SAFETY: per the contract.
+        unsafe { out.put(o, cp as u16) };
+        1
+    } else {
+        let c = cp - 0x1_0000;
+        let pair = [0xd800 | (c >> 10) as u16, 0xdc00 | (c & 0x3ff) as u16];
+        // SAFETY: per the contract.
+        unsafe { out.put(o, pair) };
+        2
+    }
+}
+
 /// Decodes `span` to UTF-16 into `dst` (at least one unit per byte); returns the units
 /// written, all of `dst[..n]` initialised.
-#[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
+#[target_feature(enable = "avx2,bmi1,bmi2")]
 pub(super) fn utf16(span: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
     let b = span.as_bytes();
     assert!(dst.len() >= b.len(), "a unit per byte");
@@ -349,43 +455,50 @@ pub(super) fn utf16(span: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
     let (mut i, mut o) = (0, 0);
     // In each closure, the units written at `o` are in `dst` and the bytes read at `i`
     // in `b` (see `steps`).
-    let ascii = |i: usize, o: usize| {
-        // SAFETY: see above.
-        let v = unsafe { load_at(b, i) };
-        let v = _mm256_cvtepu8_epi16(v);
+    let widen16 = |v: __m128i, o: usize| {
+        let units = _mm256_cvtepu8_epi16(v);
         // SAFETY: see above; 16 units of 2 bytes each.
-        unsafe { out.put(o, v) };
+        unsafe { out.put(o, units) };
     };
-    let one = |cp: u32, o: usize| {
-        if cp < 0x1_0000 {
-            // SAFETY: see above; a character of up to 3 bytes takes one unit.
-            unsafe { out.put(o, cp as u16) };
-            1
-        } else {
-            let c = cp - 0x1_0000;
-            let pair = [0xd800 | (c >> 10) as u16, 0xdc00 | (c & 0x3ff) as u16];
-            // SAFETY: see above; a 4-byte character takes two units.
-            unsafe { out.put(o, pair) };
-            2
-        }
+    let ascii64 = |i: usize, o: usize| {
+        // SAFETY: see above.
+        widen16(unsafe { load_at(b, i) }, o);
     };
-    let step = |cp: __m128i, o: usize| {
+    let six = |v: __m128i, idx: u8, o: usize| {
+        let units = six(v, idx);
+        // SAFETY: see above; 8 units.
+        unsafe { out.put(o, units) };
+    };
+    let four = |v: __m128i, idx: u8, o: usize| {
         // Code points of at most three bytes fit 16 bits: the saturating pack keeps them.
+        let cp = four(v, idx);
         let units = _mm_packus_epi32(cp, cp);
         // SAFETY: see above; 4 units of 2 bytes each.
         let p = unsafe { out.at::<__m128i>(o) };
         // SAFETY: `p` has room for the 8 bytes `storel` writes, unaligned.
         unsafe { _mm_storel_epi64(p, units) };
     };
-    let step8 = |cp: __m256i, o: usize| {
-        // Each lane packs its four code points into its low 8 bytes; the permute brings
-        // both halves together.
-        let packed = _mm256_packus_epi32(cp, cp);
-        let units = _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b10_00>(packed));
-        // SAFETY: see above; 8 units of 2 bytes each.
-        unsafe { out.put(o, units) };
+    let three = |v: __m128i, idx: u8, o: usize| {
+        // Up to two units each: one at a time.
+        let cp = three(v, idx);
+        let cps = [
+            _mm_extract_epi32::<0>(cp),
+            _mm_extract_epi32::<1>(cp),
+            _mm_extract_epi32::<2>(cp),
+        ];
+        let mut n = 0;
+        for cp in cps.map(|cp| cp as u32) {
+            // SAFETY: see above; the three characters take at least as many bytes as
+            // units, and 16 bytes at the step's start are in `b`.
+            n += unsafe { put_utf16(&out, cp, o + n) };
+        }
+        n
     };
-    steps!(b, i, o, ascii, one, step, step8);
+    let one = |cp: u32, o: usize| {
+        // SAFETY: see above.
+        unsafe { put_utf16(&out, cp, o) }
+    };
+    steps!(b, i, o, ascii64, widen16, six, four, three, one);
     for c in span[i..].chars() {
         let mut units = [0; 2];
         for &u in c.encode_utf16(&mut units).iter() {
