@@ -6,11 +6,11 @@
 //! for NUL in the same pass. A block with a non-ASCII byte hands a span of up to
 //! [`SPAN`] bytes (ended on a character boundary) to the span encoder. At the AVX2 level
 //! that is the vector decoder of `x86_decode`, three to six characters per step, as many
-//! as 12 bytes hold (3.8 instructions per byte on the mixed text of the benchmarks,
-//! against 11.5 for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for `str::chars`). At the other
-//! levels it is `encoding_rs` for UTF-16 (which takes initialised units, so the span's
-//! units are zeroed first) and `str::chars` for UTF-32. Each span is searched for NUL
-//! first, with the same vector width.
+//! as 12 bytes hold (about 3.5 instructions per byte on the mixed text of the benchmarks,
+//! against 11.5 for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for `str::chars`),
+//! which finds NUL in the same pass. At the other levels it is `encoding_rs` for UTF-16
+//! (which takes initialised units, so the span's units are zeroed first) and `str::chars`
+//! for UTF-32, and each span is searched for NUL first, with the same vector width.
 //!
 //! The level can be forced with the environment variable `VMALLOCATOR_FORCE_ISA`
 //! (`scalar`, `sse2`, `avx2`, `neon`), read once; a level the CPU lacks falls back to
@@ -117,7 +117,10 @@ pub(crate) fn utf16(s: &str, dst: &mut [MaybeUninit<u16>], isa: Isa) -> Result<u
             super::x86_decode::utf16(span, d)
         });
     }
-    encode(s, dst, isa, utf16_span)
+    encode(s, dst, isa, |span, d| {
+        checked(span, isa)?;
+        Ok(utf16_span(span, d))
+    })
 }
 
 /// Writes `s` as UTF-32 into `dst`, which must hold at least `s.len()` units, and returns
@@ -131,7 +134,10 @@ pub(crate) fn utf32(s: &str, dst: &mut [MaybeUninit<u32>], isa: Isa) -> Result<u
             super::x86_decode::utf32(span, d)
         });
     }
-    encode(s, dst, isa, utf32_span)
+    encode(s, dst, isa, |span, d| {
+        checked(span, isa)?;
+        Ok(utf32_span(span, d))
+    })
 }
 
 /// Decodes `span` with `encoding_rs`, which takes initialised units: the `span.len()`
@@ -167,7 +173,7 @@ fn encode<T: Unit>(
     s: &str,
     dst: &mut [MaybeUninit<T>],
     isa: Isa,
-    span: impl Fn(&str, &mut [MaybeUninit<T>]) -> usize,
+    span: impl Fn(&str, &mut [MaybeUninit<T>]) -> Result<usize, usize>,
 ) -> Result<usize, usize> {
     assert!(
         dst.len() >= s.len(),
@@ -186,13 +192,15 @@ fn encode<T: Unit>(
         while !s.is_char_boundary(end) {
             end += 1;
         }
-        if let Some(at) = find_nul_in(&b[i..end], isa) {
-            return Err(i + at);
-        }
-        o += span(&s[i..end], &mut dst[o..]);
+        o += span(&s[i..end], &mut dst[o..]).map_err(|at| i + at)?;
         i = end;
     }
     Ok(o)
+}
+
+/// `Err` with the offset of the first NUL in `span`, if it holds one.
+fn checked(span: &str, isa: Isa) -> Result<(), usize> {
+    find_nul_in(span.as_bytes(), isa).map_or(Ok(()), Err)
 }
 
 /// The offset of the first NUL in `b`, with the vector width of `isa`.

@@ -20,9 +20,9 @@
 use core::arch::x86_64::{
     __m128i, _mm_and_si128, _mm_extract_epi32, _mm_loadu_si128, _mm_or_si128, _mm_packus_epi32,
     _mm_set1_epi16, _mm_set1_epi32, _mm_shuffle_epi8, _mm_srli_epi16, _mm_srli_epi32,
-    _mm_storel_epi64, _mm_unpackhi_epi64, _mm_xor_si128, _mm256_cmpgt_epi8, _mm256_cvtepu8_epi16,
-    _mm256_cvtepu8_epi32, _mm256_cvtepu16_epi32, _mm256_loadu_si256, _mm256_movemask_epi8,
-    _mm256_set1_epi8,
+    _mm_storel_epi64, _mm_unpackhi_epi64, _mm_xor_si128, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8,
+    _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32, _mm256_cvtepu16_epi32, _mm256_loadu_si256,
+    _mm256_movemask_epi8, _mm256_set1_epi8, _mm256_setzero_si256,
 };
 use core::mem::MaybeUninit;
 
@@ -35,6 +35,8 @@ const WINDOW: usize = 12;
 const FOUR: u8 = 64;
 const THREE: u8 = FOUR + 81;
 const NONE: u8 = THREE + 64;
+/// The step of twelve ASCII bytes (no shuffle).
+const ASCII: u8 = NONE + 1;
 
 /// For each 12-bit mask of character ends (bit `k`: byte `k` ends a character): the
 /// step's index into [`SHUFFLES`] (or [`NONE`], for masks that valid UTF-8 never gives)
@@ -99,7 +101,9 @@ const fn steps() -> [[u8; 2]; 1 << WINDOW] {
     let mut m = 0;
     while m < 1 << WINDOW {
         let (lens, n) = lengths(m);
-        table[m] = if first_fit(&lens, n, 6, 2) {
+        table[m] = if n == WINDOW {
+            [ASCII, WINDOW as u8]
+        } else if first_fit(&lens, n, 6, 2) {
             [code(&lens, 6, 2) as u8, sum(&lens, 6) as u8]
         } else if first_fit(&lens, n, 4, 3) {
             [FOUR + code(&lens, 4, 3) as u8, sum(&lens, 4) as u8]
@@ -218,21 +222,24 @@ fn three(v: __m128i, idx: u8) -> __m128i {
     _mm_or_si128(_mm_or_si128(last, second), _mm_or_si128(third, fourth))
 }
 
-/// The continuation bytes and the non-ASCII bytes of 64 bytes (a bit set for each).
+/// The continuation bytes, the non-ASCII bytes and the NUL bytes of 64 bytes (a bit set
+/// for each).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn masks(b: &[u8; 64]) -> (u64, u64) {
-    let (mut cont, mut high) = (0_u64, 0_u64);
+fn masks(b: &[u8; 64]) -> (u64, u64, u64) {
+    let (mut cont, mut high, mut nul) = (0_u64, 0_u64, 0_u64);
     for (c, chunk) in b.as_chunks::<32>().0.iter().enumerate() {
         // SAFETY: `chunk` is 32 readable bytes; `loadu` has no alignment requirement.
         let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
         // Continuation bytes are 0x80..=0xBF: below 0xC0 as signed bytes.
         let is_cont = _mm256_cmpgt_epi8(_mm256_set1_epi8(0xc0_u8 as i8), v);
+        let is_nul = _mm256_cmpeq_epi8(_mm256_setzero_si256(), v);
         let bits = |v| u64::from(_mm256_movemask_epi8(v) as u32) << (32 * c);
         cont |= bits(is_cont);
         high |= bits(v);
+        nul |= bits(is_nul);
     }
-    (cont, high)
+    (cont, high, nul)
 }
 
 /// The character at `b[i..]` (`i` on a character boundary) and its length in bytes.
@@ -254,7 +261,9 @@ fn char_at(b: &[u8], i: usize) -> (u32, usize) {
 /// bytes at `i` to units at `o`; `$ascii12(v, o)` widens the 16 bytes of `v` (12 of
 /// them ASCII) to 16 units at `o`; `$six(v, idx, o)`, `$four(v, idx, o)` write a step's
 /// code points; `$three(v, idx, o)` and `$one(cp, o)` write theirs and give the units
-/// written. Leaves `$i`, `$o` where fewer than 80 bytes are left.
+/// written. Leaves `$i`, `$o` where fewer than 80 bytes are left, or returns the offset of
+/// the first NUL from the function around it (every chunk is searched for NUL before
+/// any of it is decoded, and the chunks follow one another with no gap).
 ///
 /// Each chunk of 64 bytes gets its masks once, and the steps go on while they start in
 /// its first 52 bytes, so that the 12 bytes a step looks at are within the chunk, whose
@@ -269,7 +278,10 @@ macro_rules! steps {
      $three:expr, $one:expr) => {
         while $i + 80 <= $b.len() {
             let window: &[u8; 64] = $b[$i..$i + 64].try_into().expect("64 bytes");
-            let (cont, high) = masks(window);
+            let (cont, high, nul) = masks(window);
+            if nul != 0 {
+                return Err($i + nul.trailing_zeros() as usize);
+            }
             if high == 0 {
                 for k in 0..4 {
                     $ascii64($i + 16 * k, $o + 16 * k);
@@ -287,13 +299,6 @@ macro_rules! steps {
                 let m = rest as usize & 0xfff;
                 // SAFETY: `$i + pos + 16 <= $i + 68 <= $b.len()` (`pos < 52`).
                 let v = unsafe { load_at($b, $i + pos) };
-                if m == 0xfff {
-                    $ascii12(v, $o);
-                    $o += 12;
-                    pos += 12;
-                    rest >>= 12;
-                    continue;
-                }
                 let [idx, len] = STEPS[m];
                 if idx < FOUR {
                     $six(v, idx, $o);
@@ -303,6 +308,9 @@ macro_rules! steps {
                     $o += 4;
                 } else if idx < NONE {
                     $o += $three(v, idx, $o);
+                } else if idx == ASCII {
+                    $ascii12(v, $o);
+                    $o += WINDOW;
                 } else {
                     // Never for valid UTF-8; one character, to be safe.
                     let (cp, len) = char_at($b, $i + pos);
@@ -376,9 +384,9 @@ impl<T> Out<T> {
 }
 
 /// Decodes `span` to UTF-32 into `dst` (at least one unit per byte); returns the units
-/// written, all of `dst[..n]` initialised.
+/// written, all of `dst[..n]` initialised, or the offset of the first NUL in `span`.
 #[target_feature(enable = "avx2,bmi1,bmi2")]
-pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
+pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> Result<usize, usize> {
     let b = span.as_bytes();
     assert!(dst.len() >= b.len(), "a unit per byte");
     let out = Out::new(dst);
@@ -419,11 +427,15 @@ pub(super) fn utf32(span: &str, dst: &mut [MaybeUninit<u32>]) -> usize {
         1
     };
     steps!(b, i, o, ascii64, widen16, six, four, three, one);
-    for (d, c) in dst[o..].iter_mut().zip(span[i..].chars()) {
+    let tail = &span[i..];
+    if let Some(at) = tail.find('\0') {
+        return Err(i + at);
+    }
+    for (d, c) in dst[o..].iter_mut().zip(tail.chars()) {
         d.write(u32::from(c));
         o += 1;
     }
-    o
+    Ok(o)
 }
 
 /// Writes code point `cp` as UTF-16 at unit `o` of `out`; returns the units written.
@@ -446,9 +458,9 @@ unsafe fn put_utf16(out: &Out<u16>, cp: u32, o: usize) -> usize {
 }
 
 /// Decodes `span` to UTF-16 into `dst` (at least one unit per byte); returns the units
-/// written, all of `dst[..n]` initialised.
+/// written, all of `dst[..n]` initialised, or the offset of the first NUL in `span`.
 #[target_feature(enable = "avx2,bmi1,bmi2")]
-pub(super) fn utf16(span: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
+pub(super) fn utf16(span: &str, dst: &mut [MaybeUninit<u16>]) -> Result<usize, usize> {
     let b = span.as_bytes();
     assert!(dst.len() >= b.len(), "a unit per byte");
     let out = Out::new(dst);
@@ -499,12 +511,16 @@ pub(super) fn utf16(span: &str, dst: &mut [MaybeUninit<u16>]) -> usize {
         unsafe { put_utf16(&out, cp, o) }
     };
     steps!(b, i, o, ascii64, widen16, six, four, three, one);
-    for c in span[i..].chars() {
+    let tail = &span[i..];
+    if let Some(at) = tail.find('\0') {
+        return Err(i + at);
+    }
+    for c in tail.chars() {
         let mut units = [0; 2];
         for &u in c.encode_utf16(&mut units).iter() {
             dst[o].write(u);
             o += 1;
         }
     }
-    o
+    Ok(o)
 }
