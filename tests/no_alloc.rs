@@ -1,7 +1,7 @@
 //! A region of one protection needs no heap allocation: creating and freeing one, and a
 //! `make_writable` + `publish` pair over all of it, allocate nothing; nor do `alloc_hex`
 //! and `alloc_str`, which decode straight into the arena, nor the thread-safe arena's
-//! `alloc_hex` where the bytes fit its chunk. Counted with a global
+//! `alloc_hex`, into its chunk or into an exact block. Counted with a global
 //! allocator that counts (this test binary has a single test, so no other test allocates
 //! meanwhile).
 
@@ -70,15 +70,21 @@ fn uniform_regions_allocate_nothing() {
     );
     drop(m);
 
-    // The thread-safe arena decodes hex straight into a chunk where its bytes fit there.
+    // The thread-safe arena decodes hex straight into a chunk where its bytes fit there,
+    // and counts a larger input first, then decodes it straight into an exact block.
     let a = SharedArena::new().unwrap();
     let local = a.local();
     local.alloc(1, 1).unwrap(); // claims the handle's chunk
     a.alloc(1, 1).unwrap(); // and the thread's
+    let big = "5a".repeat(a.chunk_size() + 64);
+    let bad_big = format!("{big} 0g");
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     assert_eq!(local.alloc_hex(&hex).unwrap().len(), 60);
     assert_eq!(a.alloc_hex(&hex).unwrap().len(), 60);
     assert!(local.alloc_hex("0g").is_err());
+    assert!(local.alloc_hex(&big).unwrap().iter().all(|&b| b == 0x5a));
+    assert_eq!(a.alloc_hex(&big).unwrap().len(), big.len() / 2);
+    assert!(a.alloc_hex(&bad_big).is_err());
     assert_eq!(
         ALLOCATIONS.load(Ordering::Relaxed) - before,
         0,

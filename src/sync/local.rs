@@ -320,9 +320,10 @@ impl<'a> Local<'a> {
 
     /// Parses `hex` with the grammar of [`crate::hex`] into a new block (alignment 1). Where
     /// the bytes' upper bound ([`crate::hex::max_decoded_len`]) fits in what is left of the
-    /// handle's chunk, they are decoded straight into it, with no temporary buffer; larger
-    /// inputs are parsed into a buffer first, then copied. A call that fails hands nothing
-    /// out and claims nothing.
+    /// handle's chunk, they are decoded straight into it; larger inputs are counted first
+    /// (parsed without writing), then decoded straight into a block of exactly that size.
+    /// No temporary buffer is made either way. A call that fails hands nothing out and
+    /// claims nothing.
     ///
     /// ```
     /// let arena = vmallocator::SharedArena::new()?;
@@ -333,15 +334,15 @@ impl<'a> Local<'a> {
     /// # Errors
     /// [`Error::Hex`] when `hex` breaks the grammar, else as [`alloc_bytes`](Self::alloc_bytes).
     pub fn alloc_hex(&self, hex: &str) -> Result<&'a mut [u8], Error> {
-        // Straight into the chunk when the upper bound fits there; else through a `Vec`.
+        // Straight into the chunk when the upper bound fits there; else counted first, then
+        // straight into a block of exactly that size.
         let next = self.top.get().wrapping_add(1);
         if let Some(done) = write::hex_in_chunk(self.arena, hex, next, self.end.get()) {
             let (block, next) = done?;
             self.top.set(next - 1);
             return Ok(block);
         }
-        let bytes = crate::hex::decode(hex)?;
-        self.alloc_bytes(&bytes)
+        write::hex_exact(self.arena, hex, |s, a| self.bump(s, a))
     }
 }
 

@@ -416,7 +416,8 @@ impl SharedArena {
 
     /// Parses `hex` with the grammar of [`crate::hex`] into a new block, as
     /// [`Local::alloc_hex`]: straight into the calling thread's chunk where the bytes' upper
-    /// bound fits there.
+    /// bound fits there, else counted first and then decoded straight into a block of
+    /// exactly that size; never through a buffer.
     ///
     /// ```
     /// let arena = vmallocator::SharedArena::new()?;
@@ -427,13 +428,12 @@ impl SharedArena {
     /// # Errors
     /// [`Error::Hex`] when `hex` breaks the grammar, else as [`alloc_bytes`](Self::alloc_bytes).
     pub fn alloc_hex(&self, hex: &str) -> Result<&mut [u8], Error> {
-        // Straight into the thread's chunk when the upper bound fits there; else through a
-        // `Vec`.
+        // Straight into the thread's chunk when the upper bound fits there; else counted
+        // first, then straight into a block of exactly that size.
         if let Some(done) = self.hex_cached(hex) {
             return done;
         }
-        let bytes = crate::hex::decode(hex)?;
-        self.alloc_bytes(&bytes)
+        write::hex_exact(self, hex, |n, a| self.bump_cached(n, a))
     }
 
     // Typed values (`alloc_value`, `alloc_slice_copy`, ...) belong here and on `Local`,

@@ -36,6 +36,28 @@ pub(super) fn bytes<'a>(
     Ok(unsafe { arena.block::<u8>(addr, bytes.len()) })
 }
 
+/// Parses `hex` into a new block of exactly its decoded length, with no buffer between:
+/// counts the bytes first (parsing without writing), then bumps that many and parses
+/// again straight into them. A grammar error is found by the count, before anything is
+/// claimed.
+pub(super) fn hex_exact<'a>(
+    arena: &'a SharedArena,
+    hex: &str,
+    bump: impl FnOnce(usize, usize) -> Result<usize, Error>,
+) -> Result<&'a mut [u8], Error> {
+    let n = crate::hex::decoded_len(hex)?;
+    check_writable(arena)?;
+    let addr = bump(n, 1)?;
+    // SAFETY: just handed out by the bump, in a writable region; alignment 1 suits
+    // `MaybeUninit<u8>`, which may view bytes that are not initialised.
+    let block = unsafe { arena.block::<MaybeUninit<u8>>(addr, n) };
+    // The same input parses the same way twice, into exactly the counted bytes.
+    let written = crate::hex::decode_exact(hex, block);
+    assert_eq!(written, Ok(n), "the second parse agrees with the count");
+    // SAFETY: the same block, every byte just written; the reborrow above has ended.
+    Ok(unsafe { arena.block::<u8>(addr, n) })
+}
+
 /// Decodes `hex` straight into the free part `[next, end)` of a chunk that the caller
 /// owns, when the upper bound of its bytes ([`crate::hex::max_decoded_len`]) fits there and
 /// the region is writable: the block (at `next`) and the chunk's next free address after
