@@ -39,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 DOCS = REPO / "docs"
 FIGURES = DOCS / "figures"
+# Charts in docs/figures/ that other scripts make, kept as they are.
+OTHER_CHARTS = {"scaling.png"}
 OURS = "vmallocator"
 OURS_COLOUR = "#d95f02"
 PEER_COLOUR = "#9e9e9e"
@@ -279,9 +281,10 @@ def main():
         written[name] = f"{slug(name)}.png"
         draw(name, cases, footer, FIGURES / written[name])
         print(f"docs/figures/{written[name]}")
-    # Charts of benchmarks that no longer exist would mislead: remove them.
+    # Charts of benchmarks that no longer exist would mislead: remove them. The scaling
+    # plot is not criterion's: scripts/scaling.sh and scripts/scaling_plot.py make it.
     for old in FIGURES.glob("*.png"):
-        if old.name not in written.values():
+        if old.name not in written.values() and old.name not in OTHER_CHARTS:
             old.unlink()
             print(f"removed stale docs/figures/{old.name}")
     write_markdown(figures, written, info, args.note)

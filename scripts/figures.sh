@@ -21,11 +21,15 @@ touch "$stamp"
 sleep 1
 
 # Every benchmark but `instructions`, whose kernels are counted by scripts/instructions.sh
-# and which reads its arguments as kernel names.
+# and which reads its arguments as kernel names. The criterion options go to the criterion
+# benchmarks only: `scaling` and `text_kernels` are programs with options of their own.
 cargo bench -p vmallocator-bench --no-run
 for file in bench/benches/*.rs; do
     name=$(basename "$file" .rs)
-    [ "$name" = instructions ] && continue
-    cargo bench -p vmallocator-bench --bench "$name" -- "$@"
+    case "$name" in
+        instructions) continue ;;
+        scaling | text_kernels) cargo bench -p vmallocator-bench --bench "$name" ;;
+        *) cargo bench -p vmallocator-bench --bench "$name" -- "$@" ;;
+    esac
 done
 python3 scripts/figures.py --since "$stamp" --note "${FIGURES_NOTE:-}"
