@@ -338,7 +338,7 @@ fn push(out: &mut [MaybeUninit<u8>], n: &mut usize, byte: u8) {
 /// still counts all of them.
 ///
 /// `resume` is how many bytes were already decoded into `out` from the first
-/// `2 * resume` bytes of `s`, all of them digits (the dense start of [`parse_avx2`]); the
+/// `2 * resume` bytes of `s`, all of them digits (the dense start in [`parse_dispatch`]); the
 /// parser then goes on inside that first run of digits.
 #[inline(always)]
 fn parse<const SIMD: bool>(
