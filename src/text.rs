@@ -391,6 +391,24 @@ mod tests {
         }
     }
 
+    /// Texts of every length up to a few chunks, so the decoder's last window (the
+    /// input's last 64 bytes) and the short tail after it meet every kind of step, with a
+    /// NUL near the end too.
+    #[test]
+    fn every_length_near_the_end_matches_std() {
+        let unit = "Größe, Привет, 日本語 and 🦀 ASCII; ";
+        let long = unit.repeat(8);
+        for len in (0..=long.len()).filter(|&n| long.is_char_boundary(n)) {
+            let s = &long[..len];
+            wide_matches_std(s);
+            if let Some((at, _)) = s.char_indices().rev().nth(len % 5) {
+                let mut t = s.to_string();
+                t.insert(at, '\0');
+                wide_matches_std(&t);
+            }
+        }
+    }
+
     #[test]
     fn forced_level_comes_from_the_environment() {
         let current = wide::Isa::current();

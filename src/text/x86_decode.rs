@@ -261,14 +261,16 @@ fn char_at(b: &[u8], i: usize) -> (u32, usize) {
 /// bytes at `i` to units at `o`; `$ascii12(v, o)` widens the 16 bytes of `v` (12 of
 /// them ASCII) to 16 units at `o`; `$six(v, idx, o)`, `$four(v, idx, o)` write a step's
 /// code points; `$three(v, idx, o)` and `$one(cp, o)` write theirs and give the units
-/// written. Leaves `$i`, `$o` where fewer than 80 bytes are left, or returns the offset of
-/// the first NUL from the function around it (every chunk is searched for NUL before
-/// any of it is decoded, and the chunks follow one another with no gap).
+/// written. Leaves `$i`, `$o` where fewer than 16 bytes are left (or fewer than 64 in
+/// all), or returns the offset of the first NUL from the function around it (every
+/// chunk is searched for NUL before any of it is decoded, and the chunks follow one
+/// another with no gap).
 ///
 /// Each chunk of 64 bytes gets its masks once, and the steps go on while they start in
 /// its first 52 bytes, so that the 12 bytes a step looks at are within the chunk, whose
 /// last byte's end bit is not known. The bytes after the last step are taken again with
-/// the next chunk.
+/// the next chunk. Near the end, the masks come from the input's last 64 bytes, and the
+/// steps go on while their 16-byte loads fit.
 ///
 /// Every unit takes at least one byte, so `$o <= $i` throughout, and a write of 16
 /// units at `$o` ends within `$b.len()` units wherever 16 bytes at `$i` are in `$b`:
@@ -296,37 +298,75 @@ macro_rules! steps {
             // next step's bits wait only for a shift by the length the table gave.
             let (mut pos, mut rest) = (0, ends);
             while pos < 64 - WINDOW {
-                let m = rest as usize & 0xfff;
-                // SAFETY: `$i + pos + 16 <= $i + 68 <= $b.len()` (`pos < 52`).
-                let v = unsafe { load_at($b, $i + pos) };
-                let [idx, len] = STEPS[m];
-                if idx < FOUR {
-                    $six(v, idx, $o);
-                    $o += 6;
-                } else if idx < THREE {
-                    $four(v, idx, $o);
-                    $o += 4;
-                } else if idx < NONE {
-                    $o += $three(v, idx, $o);
-                } else if idx == ASCII {
-                    $ascii12(v, $o);
-                    $o += WINDOW;
-                } else {
-                    // Never for valid UTF-8; one character, to be safe.
-                    let (cp, len) = char_at($b, $i + pos);
-                    $o += $one(cp, $o);
-                    pos += len;
-                    rest >>= len;
-                    continue;
-                }
-                pos += usize::from(len);
-                // SAFETY: a step takes at most 12 bytes, below 64. (Unchecked, so that no
-                // mask of the count lengthens the chain from one step to the next.)
-                rest = unsafe { rest.unchecked_shr(u32::from(len)) };
+                // `$i + pos + 16 <= $i + 67 < $b.len()`.
+                step!($b, $i, $o, pos, rest, $ascii12, $six, $four, $three, $one);
+            }
+            $i += pos;
+        }
+        // The last bytes: the masks of the 64 bytes from `$i` or, with fewer left, of the
+        // input's last 64, `shift` bytes before `$i`; steps while their 16-byte loads fit
+        // (so their 12 bytes end before the window's last byte, whose end bit is not
+        // known). At most two rounds.
+        while $b.len() - $i >= 16 && $b.len() >= 64 {
+            let rem = $b.len() - $i;
+            let (from, shift) = if rem >= 64 {
+                ($i, 0)
+            } else {
+                ($b.len() - 64, 64 - rem)
+            };
+            let window: &[u8; 64] = $b[from..from + 64].try_into().expect("64 bytes");
+            let (cont, _, nul) = masks(window);
+            let nul = nul >> shift;
+            if nul != 0 {
+                return Err($i + nul.trailing_zeros() as usize);
+            }
+            let ends = !(cont >> 1) & (u64::MAX >> 1);
+            let (mut pos, mut rest) = (0, ends >> shift);
+            while pos < (rem - 15).min(64 - WINDOW) {
+                // `$i + pos + 16 <= $i + rem = $b.len()`.
+                step!($b, $i, $o, pos, rest, $ascii12, $six, $four, $three, $one);
             }
             $i += pos;
         }
     };
+}
+
+/// One step of [`steps`] at `$i + $pos`, from the end bits `$rest` (those from `$pos` on):
+/// writes its units at `$o` and moves `$o`, `$pos` and `$rest` past it. The caller keeps
+/// `$i + $pos + 16 <= $b.len()`, and the 12 end bits of `$rest` known.
+macro_rules! step {
+    ($b:expr, $i:ident, $o:ident, $pos:ident, $rest:ident, $ascii12:expr, $six:expr,
+     $four:expr, $three:expr, $one:expr) => {{
+        let m = $rest as usize & 0xfff;
+        // SAFETY: `$i + $pos + 16 <= $b.len()`, kept by the caller.
+        let v = unsafe { load_at($b, $i + $pos) };
+        let [idx, len] = STEPS[m];
+        let len = if idx < FOUR {
+            $six(v, idx, $o);
+            $o += 6;
+            u32::from(len)
+        } else if idx < THREE {
+            $four(v, idx, $o);
+            $o += 4;
+            u32::from(len)
+        } else if idx < NONE {
+            $o += $three(v, idx, $o);
+            u32::from(len)
+        } else if idx == ASCII {
+            $ascii12(v, $o);
+            $o += WINDOW;
+            u32::from(len)
+        } else {
+            // Never for valid UTF-8; one character, to be safe.
+            let (cp, len) = char_at($b, $i + $pos);
+            $o += $one(cp, $o);
+            len as u32
+        };
+        $pos += len as usize;
+        // SAFETY: a step takes at most 12 bytes, below 64. (Unchecked, so that no mask of
+        // the count lengthens the chain from one step to the next.)
+        $rest = unsafe { $rest.unchecked_shr(len) };
+    }};
 }
 
 /// The 16 bytes at `b[i..]`.
