@@ -6,7 +6,7 @@
 //! for NUL in the same pass. A block with a non-ASCII byte hands a span of up to
 //! [`SPAN`] bytes (ended on a character boundary) to the span encoder. At the AVX2 level
 //! that is the vector decoder of `x86_decode`, three to six characters per step, as many
-//! as 12 bytes hold (about 3.5 instructions per byte on the mixed text of the benchmarks,
+//! as 12 bytes hold (3.2 to 3.6 instructions per byte on the mixed text of the benchmarks,
 //! against 11.5 for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for `str::chars`),
 //! which finds NUL in the same pass. At the other levels it is `encoding_rs` for UTF-16
 //! (which takes initialised units, so the span's units are zeroed first) and `str::chars`
