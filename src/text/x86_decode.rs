@@ -132,20 +132,13 @@ const fn shuffles() -> [[u8; 16]; NONE as usize] {
     let mut table = [[0x80_u8; 16]; NONE as usize];
     let mut idx = 0;
     while idx < NONE as usize {
-        // Characters, their most bytes, and the lane width in bytes.
-        let (count, base, lane) = if idx < FOUR as usize {
-            (6, 2, 2)
+        // Characters, their most bytes, the lane width in bytes, and the kind's first index.
+        let (count, base, lane, first) = if idx < FOUR as usize {
+            (6, 2, 2, 0)
         } else if idx < THREE as usize {
-            (4, 3, 4)
+            (4, 3, 4, FOUR as usize)
         } else {
-            (3, 4, 4)
-        };
-        let first = if idx < FOUR as usize {
-            0
-        } else if idx < THREE as usize {
-            FOUR as usize
-        } else {
-            THREE as usize
+            (3, 4, 4, THREE as usize)
         };
         let lens = decode(idx - first, count, base);
         let (mut j, mut start) = (0, 0);
