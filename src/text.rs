@@ -290,9 +290,14 @@ mod tests {
         let want16: Vec<u16> = s.encode_utf16().collect();
         let want32: Vec<u32> = s.chars().map(u32::from).collect();
         let nul = s.bytes().position(|b| b == 0);
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            for isa in wide::Isa::ALL.iter().filter(|isa| !isa.available()) {
+                println!("skipped {}: this CPU lacks it", isa.name());
+            }
+        });
         for &isa in wide::Isa::ALL {
             if !isa.available() {
-                println!("skipped {}: this CPU lacks it", isa.name());
                 continue;
             }
             // Uninitialised destinations, longer than needed: only the units counted

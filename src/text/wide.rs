@@ -2,19 +2,20 @@
 //! picked at run time.
 //!
 //! The driver widens whole blocks of ASCII with the best vector instructions the CPU has
-//! (AVX2 32 bytes at a time, SSE2 or NEON 16), testing each block for non-ASCII bytes and
-//! for NUL in the same pass. A block with a non-ASCII byte hands a span of up to
-//! [`SPAN`] bytes (ended on a character boundary) to the span encoder. At the AVX2 level
-//! that is the vector decoder of `x86_decode`, three to six characters per step, as many
-//! as 12 bytes hold (3.2 to 3.6 instructions per byte on the mixed text of the benchmarks,
-//! against 11.5 for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for `str::chars`),
-//! which finds NUL in the same pass. At the other levels it is `encoding_rs` for UTF-16
-//! (which takes initialised units, so the span's units are zeroed first) and `str::chars`
-//! for UTF-32, and each span is searched for NUL first, with the same vector width.
+//! (AVX-512 64 bytes at a time, AVX2 32, SSE2 or NEON 16), testing each block for
+//! non-ASCII bytes and for NUL in the same pass. A block with a non-ASCII byte hands a
+//! span of up to [`SPAN`] bytes (ended on a character boundary) to the span encoder. At
+//! the AVX2 and AVX-512 levels that is the vector decoder of `x86_decode`, three to six
+//! characters per step, as many as 12 bytes hold (3.2 to 3.6 instructions per byte on the
+//! mixed text of the benchmarks, against 11.5 for `encoding_rs::mem::convert_str_to_utf16`
+//! and 9.9 for `str::chars`), which finds NUL in the same pass. At the other levels it is
+//! `encoding_rs` for UTF-16 (which takes initialised units, so the span's units are zeroed
+//! first) and `str::chars` for UTF-32, and each span is searched for NUL first, with the
+//! same vector width.
 //!
 //! The level can be forced with the environment variable `VMALLOCATOR_FORCE_ISA`
-//! (`scalar`, `sse2`, `avx2`, `neon`), read once; a level the CPU lacks falls back to
-//! the best one it has.
+//! (`scalar`, `sse2`, `avx2`, `avx512`, `neon`), read once; a level the CPU lacks falls
+//! back to the best one it has.
 
 use core::mem::MaybeUninit;
 use std::sync::OnceLock;
@@ -34,6 +35,10 @@ pub(crate) enum Isa {
     /// BMI1 and BMI2 that every AVX2 CPU has beside it.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// 64 bytes at a time (AVX-512F and BW); non-ASCII text as at the AVX2 level, which
+    /// every AVX-512 CPU has too.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
     /// aarch64 baseline, 16 bytes at a time.
     #[cfg(target_arch = "aarch64")]
     Neon,
@@ -47,6 +52,8 @@ impl Isa {
         Isa::Sse2,
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512,
         #[cfg(target_arch = "aarch64")]
         Isa::Neon,
     ];
@@ -63,6 +70,12 @@ impl Isa {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("bmi1")
                     && std::arch::is_x86_feature_detected!("bmi2")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                Isa::Avx2.available()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,
@@ -81,6 +94,8 @@ impl Isa {
             Isa::Sse2 => "sse2",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => "neon",
         }
@@ -111,8 +126,9 @@ impl Isa {
 /// in `s`. Units past those written may have been written too.
 pub(crate) fn utf16(s: &str, dst: &mut [MaybeUninit<u16>], isa: Isa) -> Result<usize, usize> {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
-        // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
+    if matches!(isa, Isa::Avx2 | Isa::Avx512) {
+        // SAFETY: `Isa::Avx2` and `Isa::Avx512` are only used once `available` found
+        // AVX2, BMI1 and BMI2.
         return encode(s, dst, isa, |span, d| unsafe {
             super::x86_decode::utf16(span, d)
         });
@@ -128,8 +144,9 @@ pub(crate) fn utf16(s: &str, dst: &mut [MaybeUninit<u16>], isa: Isa) -> Result<u
 /// in `s`.
 pub(crate) fn utf32(s: &str, dst: &mut [MaybeUninit<u32>], isa: Isa) -> Result<usize, usize> {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2 {
-        // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
+    if matches!(isa, Isa::Avx2 | Isa::Avx512) {
+        // SAFETY: `Isa::Avx2` and `Isa::Avx512` are only used once `available` found
+        // AVX2, BMI1 and BMI2.
         return encode(s, dst, isa, |span, d| unsafe {
             super::x86_decode::utf32(span, d)
         });
@@ -213,6 +230,9 @@ pub(crate) fn find_nul_in(b: &[u8], isa: Isa) -> Option<usize> {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
         Isa::Avx2 => unsafe { super::x86::no_nul_avx2(b) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx512` is only used once `available` found AVX-512F and BW.
+        Isa::Avx512 => unsafe { super::x86::no_nul_avx512(b) },
         #[cfg(target_arch = "aarch64")]
         // SAFETY: NEON is part of the aarch64 baseline.
         Isa::Neon => unsafe { super::neon::no_nul(b) },
@@ -239,6 +259,9 @@ impl Unit for u16 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
             Isa::Avx2 => unsafe { super::x86::ascii16_avx2(src, dst) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx512` is only used once `available` found AVX-512F and BW.
+            Isa::Avx512 => unsafe { super::x86::ascii16_avx512(src, dst) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: NEON is part of the aarch64 baseline.
             Isa::Neon => unsafe { super::neon::ascii16(src, dst) },
@@ -257,6 +280,9 @@ impl Unit for u32 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa::Avx2` is only used once `available` found AVX2.
             Isa::Avx2 => unsafe { super::x86::ascii32_avx2(src, dst) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa::Avx512` is only used once `available` found AVX-512F and BW.
+            Isa::Avx512 => unsafe { super::x86::ascii32_avx512(src, dst) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: NEON is part of the aarch64 baseline.
             Isa::Neon => unsafe { super::neon::ascii32(src, dst) },

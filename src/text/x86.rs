@@ -1,12 +1,14 @@
-//! The SSE2 and AVX2 block loops of [`super::wide`]: each block is tested for non-ASCII
-//! bytes and NUL with one `movemask` and, when clean, zero-extended to 16 or 32 bits.
+//! The SSE2, AVX2 and AVX-512 block loops of [`super::wide`]: each block is tested for
+//! non-ASCII bytes and NUL with one `movemask` (one mask test at AVX-512) and, when clean,
+//! zero-extended to 16 or 32 bits.
 
 use core::arch::x86_64::{
-    __m128i, __m256i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+    __m128i, __m256i, __m512i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
     _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpackhi_epi64,
     _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm256_cmpeq_epi8, _mm256_cvtepu8_epi16,
     _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-    _mm256_setzero_si256, _mm256_storeu_si256,
+    _mm256_setzero_si256, _mm256_storeu_si256, _mm512_cvtepu8_epi16, _mm512_cvtepu8_epi32,
+    _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_storeu_si512, _mm512_testn_epi8_mask,
 };
 
 use core::mem::MaybeUninit;
@@ -197,6 +199,90 @@ pub(super) fn no_nul_avx2(b: &[u8]) -> usize {
             break;
         }
         i += 32;
+    }
+    i
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn load64(b: &[u8; 64]) -> __m512i {
+    // SAFETY: `b` is 64 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn store64<T>(d: &mut [MaybeUninit<T>], v: __m512i) {
+    assert!(size_of_val(d) >= 64);
+    // SAFETY: `d` holds at least 64 writable bytes (checked); `storeu` has no alignment
+    // requirement, and it writes through a raw pointer into `MaybeUninit` units.
+    unsafe { _mm512_storeu_si512(d.as_mut_ptr().cast(), v) }
+}
+
+/// Bits set for the bytes of `v` that are NUL or not ASCII.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn unclean64(v: __m512i) -> u64 {
+    _mm512_movepi8_mask(v) | _mm512_testn_epi8_mask(v, v)
+}
+
+/// # Safety
+/// The CPU must have AVX-512F and AVX-512BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) fn ascii16_avx512(src: &[u8], dst: &mut [MaybeUninit<u16>]) -> Result<usize, usize> {
+    let mut i = 0;
+    for (s, d) in src
+        .as_chunks::<64>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<64>().0)
+    {
+        if unclean64(load64(s)) != 0 {
+            return stop(s, i);
+        }
+        for (h, part) in s.as_chunks::<32>().0.iter().zip(d.chunks_exact_mut(32)) {
+            store64(part, _mm512_cvtepu8_epi16(load32(h)));
+        }
+        i += 64;
+    }
+    Ok(i)
+}
+
+/// # Safety
+/// The CPU must have AVX-512F and AVX-512BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) fn ascii32_avx512(src: &[u8], dst: &mut [MaybeUninit<u32>]) -> Result<usize, usize> {
+    let mut i = 0;
+    for (s, d) in src
+        .as_chunks::<64>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<64>().0)
+    {
+        if unclean64(load64(s)) != 0 {
+            return stop(s, i);
+        }
+        for (q, part) in s.as_chunks::<16>().0.iter().zip(d.chunks_exact_mut(16)) {
+            store64(part, _mm512_cvtepu8_epi32(load16(q)));
+        }
+        i += 64;
+    }
+    Ok(i)
+}
+
+/// The length of the prefix of `b` in whole 64-byte blocks without NUL.
+///
+/// # Safety
+/// The CPU must have AVX-512F and AVX-512BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) fn no_nul_avx512(b: &[u8]) -> usize {
+    let mut i = 0;
+    for s in b.as_chunks::<64>().0 {
+        let v = load64(s);
+        if _mm512_testn_epi8_mask(v, v) != 0 {
+            break;
+        }
+        i += 64;
     }
     i
 }
