@@ -5,9 +5,11 @@
 #
 # Usage: scripts/text-instructions.sh [--time [ROUNDS]] [CASE...]
 #   CASE     run only these cases (names as `text_kernels --list` prints them)
-#   --time   also time every case natively: round-robin in one process, the minimum over
-#            ROUNDS (default 15) rounds of batches of at least 2 ms (each after one untimed
-#            call, so every batch starts warm), and peer time / ours.
+#   --time   also time every case natively: round-robin in one process, ROUNDS (default
+#            15) rounds of batches of at least 2 ms (each after one untimed call, so every
+#            batch starts warm); the rate at the shortest batch, and peer time / ours as the
+#            median over the rounds of that round's ratio (the ratio of the shortest batches
+#            beside it).
 # Honours CARGO_TARGET_DIR.
 set -euo pipefail
 

@@ -239,24 +239,62 @@ fn ctx() -> Ctx {
     }
 }
 
-/// The shortest time of one call over `rounds` rounds of batches of at least 2 ms, each
-/// batch after one untimed call of its kernel.
+/// The median of `v` (not empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One kernel's runs: its name, input, kernel, calls per batch, and each round's time of
+/// one call.
+struct Run<'a> {
+    name: String,
+    input: &'a str,
+    kernel: Kernel,
+    batch: usize,
+    times: Vec<Duration>,
+}
+
+impl Run<'_> {
+    /// Input bytes per second at the shortest time of one call, in GB/s.
+    fn rate(&self) -> f64 {
+        let best = self.times.iter().min().expect("timed");
+        self.input.len() as f64 / best.as_secs_f64() / 1e9
+    }
+}
+
+/// For each case, `rounds` rounds of batches of at least 2 ms, each batch after one
+/// untimed call of its kernel. Prints the rate at each kernel's shortest call, and the
+/// peer's time over ours as the median over the rounds of that round's ratio: a round's
+/// two batches follow one another, so their ratio holds where this CPU's clock moves
+/// between rounds, which a ratio of shortest times does not. The ratio of the shortest
+/// times follows in brackets: where a peer's calls vary (a peer that allocates), the
+/// two differ, and the lower one is the one to quote.
 fn time_all(rounds: usize) {
     let cases = cases();
     let mut c = ctx();
-    let mut runs: Vec<(String, &str, Kernel, Duration, usize)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for (name, s, ours, peer) in &cases {
-        runs.push((name.clone(), s, *ours, Duration::MAX, 0));
+        let mut push = |name: String, kernel: Kernel| {
+            runs.push(Run {
+                name,
+                input: s,
+                kernel,
+                batch: 0,
+                times: Vec::with_capacity(rounds),
+            })
+        };
+        push(name.clone(), *ours);
         if let Some((p, pname)) = peer {
-            runs.push((format!("{name} {pname}"), s, *p, Duration::MAX, 0));
+            push(format!("{name} {pname}"), *p);
         }
     }
     for r in runs.iter_mut() {
         // Calls per batch: enough for 2 ms.
         let t = Instant::now();
-        (r.2)(&mut c, r.1);
+        (r.kernel)(&mut c, r.input);
         let one = t.elapsed().as_nanos().max(1) as usize;
-        r.4 = (2_000_000 / one).max(1);
+        r.batch = (2_000_000 / one).max(1);
     }
     for _ in 0..rounds {
         for r in runs.iter_mut() {
@@ -264,35 +302,41 @@ fn time_all(rounds: usize) {
             // the caches, whichever kernel ran before it (else a kernel that follows
             // another input's kernel pays for the cold start that its peer, run next on
             // the same input, does not).
-            (r.2)(&mut c, r.1);
+            (r.kernel)(&mut c, r.input);
             let t = Instant::now();
-            for _ in 0..r.4 {
-                (r.2)(&mut c, r.1);
+            for _ in 0..r.batch {
+                (r.kernel)(&mut c, r.input);
             }
-            r.3 = r.3.min(t.elapsed() / r.4 as u32);
+            r.times.push(t.elapsed() / r.batch as u32);
         }
     }
     let mut k = 0;
     for (_, _, _, peer) in &cases {
         let ours = &runs[k];
-        let rate = |r: &(String, &str, Kernel, Duration, usize)| {
-            r.1.len() as f64 / r.3.as_secs_f64() / 1e9
-        };
         match peer {
             Some(_) => {
                 let p = &runs[k + 1];
+                let ratio = median(
+                    p.times
+                        .iter()
+                        .zip(&ours.times)
+                        .map(|(p, o)| p.as_secs_f64() / o.as_secs_f64())
+                        .collect(),
+                );
                 println!(
-                    "{:<16} ours {:>7.2} GB/s  {:<18} {:>7.2} GB/s  peer time / ours {:.2}",
-                    ours.0,
-                    rate(ours),
-                    p.0.split_once(' ').map_or("", |x| x.1),
-                    rate(p),
-                    p.3.as_secs_f64() / ours.3.as_secs_f64()
+                    "{:<16} ours {:>7.2} GB/s  {:<18} {:>7.2} GB/s  peer time / ours {:.2} \
+                     (of the shortest {:.2})",
+                    ours.name,
+                    ours.rate(),
+                    p.name.split_once(' ').map_or("", |x| x.1),
+                    p.rate(),
+                    ratio,
+                    ours.rate() / p.rate()
                 );
                 k += 2;
             }
             None => {
-                println!("{:<16} ours {:>7.2} GB/s", ours.0, rate(ours));
+                println!("{:<16} ours {:>7.2} GB/s", ours.name, ours.rate());
                 k += 1;
             }
         }
