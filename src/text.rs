@@ -17,6 +17,8 @@ pub(crate) mod wide;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
+mod x86_512;
+#[cfg(target_arch = "x86_64")]
 mod x86_decode;
 
 /// The width of one character unit in a string copied into the region.
@@ -410,6 +412,22 @@ mod tests {
                 let mut t = s.to_string();
                 t.insert(at, '\0');
                 wide_matches_std(&t);
+            }
+        }
+    }
+
+    /// Runs of 4-byte characters after a short lead: 64-byte windows with exactly 16
+    /// character starts, whose last character does not fit (the AVX-512 decoder's rounds
+    /// of 15), and runs long enough for several such windows, then more text.
+    #[test]
+    fn runs_of_four_byte_characters_match_std() {
+        for lead in ["", "a", "ab", "abc", "é", "日", "é日"] {
+            for run in [1, 15, 16, 17, 31, 32, 33, 64] {
+                for tail in ["", "xyz", "Größe 日本語 🚀 end"] {
+                    let s = format!("{lead}{}{tail}{}", "🦀".repeat(run), "é".repeat(40));
+                    wide_matches_std(&s);
+                    wide_matches_std(&format!("{s}\0{s}"));
+                }
             }
         }
     }

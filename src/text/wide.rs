@@ -5,10 +5,11 @@
 //! (AVX-512 64 bytes at a time, AVX2 32, SSE2 or NEON 16), testing each block for
 //! non-ASCII bytes and for NUL in the same pass. A block with a non-ASCII byte hands a
 //! span of up to [`SPAN`] bytes (ended on a character boundary) to the span encoder. At
-//! the AVX2 and AVX-512 levels that is the vector decoder of `x86_decode`, three to six
-//! characters per step, as many as 12 bytes hold (3.2 to 3.6 instructions per byte on the
-//! mixed text of the benchmarks, against 11.5 for `encoding_rs::mem::convert_str_to_utf16`
-//! and 9.9 for `str::chars`), which finds NUL in the same pass. At the other levels it is
+//! the AVX2 level that is the vector decoder of `x86_decode`, three to six characters per
+//! step, as many as 12 bytes hold (3.2 to 3.6 instructions per byte on the mixed text of
+//! the benchmarks, against 11.5 for `encoding_rs::mem::convert_str_to_utf16` and 9.9 for
+//! `str::chars`), and for UTF-32 at the AVX-512 level that of `x86_512`, sixteen
+//! characters at a time. Both find NUL in the same pass. At the other levels it is
 //! `encoding_rs` for UTF-16 (which takes initialised units, so the span's units are zeroed
 //! first) and `str::chars` for UTF-32, and each span is searched for NUL first, with the
 //! same vector width.
@@ -35,8 +36,9 @@ pub(crate) enum Isa {
     /// BMI1 and BMI2 that every AVX2 CPU has beside it.
     #[cfg(target_arch = "x86_64")]
     Avx2,
-    /// 64 bytes at a time (AVX-512F and BW); non-ASCII text as at the AVX2 level, which
-    /// every AVX-512 CPU has too.
+    /// 64 bytes at a time; non-ASCII text to UTF-32 sixteen characters at a time, to
+    /// UTF-16 as at the AVX2 level. AVX-512 F, BW, VBMI and VBMI2 (Ice Lake, Zen 4 and
+    /// later), with the AVX2 level's features, which such CPUs have too.
     #[cfg(target_arch = "x86_64")]
     Avx512,
     /// aarch64 baseline, 16 bytes at a time.
@@ -76,6 +78,8 @@ impl Isa {
                 Isa::Avx2.available()
                     && std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vbmi")
+                    && std::arch::is_x86_feature_detected!("avx512vbmi2")
             }
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => true,
@@ -125,6 +129,8 @@ impl Isa {
 /// the units written (all of `dst[..n]` initialised); or the byte offset of the first NUL
 /// in `s`. Units past those written may have been written too.
 pub(crate) fn utf16(s: &str, dst: &mut [MaybeUninit<u16>], isa: Isa) -> Result<usize, usize> {
+    // The AVX-512 level decodes UTF-16 with the AVX2 decoder too: its own, in groups of
+    // sixteen characters packed with `vpcompressw`, measured no faster on mixed text.
     #[cfg(target_arch = "x86_64")]
     if matches!(isa, Isa::Avx2 | Isa::Avx512) {
         // SAFETY: `Isa::Avx2` and `Isa::Avx512` are only used once `available` found
@@ -144,9 +150,15 @@ pub(crate) fn utf16(s: &str, dst: &mut [MaybeUninit<u16>], isa: Isa) -> Result<u
 /// in `s`.
 pub(crate) fn utf32(s: &str, dst: &mut [MaybeUninit<u32>], isa: Isa) -> Result<usize, usize> {
     #[cfg(target_arch = "x86_64")]
-    if matches!(isa, Isa::Avx2 | Isa::Avx512) {
-        // SAFETY: `Isa::Avx2` and `Isa::Avx512` are only used once `available` found
-        // AVX2, BMI1 and BMI2.
+    if isa == Isa::Avx512 {
+        // SAFETY: `Isa::Avx512` is only used once `available` found its features.
+        return encode(s, dst, isa, |span, d| unsafe {
+            super::x86_512::utf32(span, d)
+        });
+    }
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        // SAFETY: `Isa::Avx2` is only used once `available` found AVX2, BMI1 and BMI2.
         return encode(s, dst, isa, |span, d| unsafe {
             super::x86_decode::utf32(span, d)
         });
