@@ -66,7 +66,7 @@ pin="taskset -c $(($(nproc) - 1))"
     grep -m1 'model name' /proc/cpuinfo
     echo "cores: $(nproc)"
     echo "vector: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' \
-        | grep -E '^(avx2|bmi2|avx512(f|bw|vl|_vbmi|_vbmi2)|sha_ni)$' | tr '\n' ' ')"
+        | grep -E '^(avx2|bmi2|avx512(f|bw|vl|vbmi|_vbmi2)|sha_ni)$' | tr '\n' ' ')"
     uname -r
     ldd --version | head -n 1
 } >"$out/cpu.txt" 2>&1
