@@ -7,7 +7,8 @@
 //! may have written is ever counted as output.
 //!
 //! Every function here needs AVX2; the caller checks it at run time
-//! (`is_x86_feature_detected!("avx2")`) before it calls any of them.
+//! (`is_x86_feature_detected!("avx2")`) before it calls any of them. Where the strings'
+//! AVX-512 level is in use (see [`Isa`]), the dense blocks take 128 digits at a time first.
 
 use core::arch::x86_64::{
     __m256i, _mm256_adds_epu8, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256,
@@ -16,7 +17,14 @@ use core::arch::x86_64::{
     _mm256_set1_epi16, _mm256_shuffle_epi8, _mm256_slli_epi16, _mm256_storeu_si256,
     _mm256_sub_epi8, _mm256_subs_epu8,
 };
+use core::arch::x86_64::{
+    __m512i, _mm512_adds_epu8, _mm512_and_si512, _mm512_cmpgt_epu8_mask, _mm512_cvtepi16_epi8,
+    _mm512_loadu_si512, _mm512_maddubs_epi16, _mm512_max_epu8, _mm512_min_epu8, _mm512_set1_epi8,
+    _mm512_set1_epi16, _mm512_sub_epi8, _mm512_subs_epu8,
+};
 use core::mem::MaybeUninit;
+
+use crate::text::wide::Isa;
 
 /// Loads 32 bytes.
 #[inline]
@@ -89,11 +97,15 @@ pub(super) fn invalid(n: __m256i) -> __m256i {
 #[target_feature(enable = "avx2")]
 pub(super) fn dense(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
     let mut done = 0;
-    for (s, d) in src
+    if Isa::current() == Isa::Avx512 {
+        // SAFETY: the AVX-512 level is in use only where the CPU has AVX-512 F and BW.
+        done = unsafe { dense128(src, dst) };
+    }
+    for (s, d) in src[2 * done..]
         .as_chunks::<64>()
         .0
         .iter()
-        .zip(dst.as_chunks_mut::<32>().0)
+        .zip(dst[done..].as_chunks_mut::<32>().0)
     {
         if !dense64(s, d) {
             break;
@@ -231,4 +243,69 @@ fn spaced96(src: &[u8; 96], dst: &mut [MaybeUninit<u8>; 32]) -> bool {
     // Every nibble is at most 15, so the 16-bit shift moves no bits across bytes.
     store(dst, _mm256_or_si256(_mm256_slli_epi16(hi, 4), lo));
     true
+}
+
+/// Loads 64 bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn load512(b: &[u8; 64]) -> __m512i {
+    // SAFETY: `b` is 64 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
+}
+
+/// [`nibbles`] for 64 bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn nibbles512(v: __m512i) -> __m512i {
+    let digit = _mm512_sub_epi8(
+        _mm512_subs_epu8(
+            _mm512_sub_epi8(v, _mm512_set1_epi8(0x3a)),
+            _mm512_set1_epi8(6),
+        ),
+        _mm512_set1_epi8(0xf0_u8 as i8),
+    );
+    let alpha = _mm512_adds_epu8(
+        _mm512_sub_epi8(
+            _mm512_and_si512(v, _mm512_set1_epi8(0xdf_u8 as i8)),
+            _mm512_set1_epi8(b'A' as i8),
+        ),
+        _mm512_set1_epi8(10),
+    );
+    _mm512_min_epu8(digit, alpha)
+}
+
+/// [`dense`]'s blocks with AVX-512 (F and BW): 128 digits into 64 bytes at a time, from
+/// the start of `src` and `dst`, while they are all digits and fit; returns how many
+/// bytes it wrote.
+///
+/// # Safety
+/// The CPU must have AVX-512 F and BW.
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn dense128(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
+    let mut done = 0;
+    for (s, d) in src
+        .as_chunks::<128>()
+        .0
+        .iter()
+        .zip(dst.as_chunks_mut::<64>().0)
+    {
+        let [a, b] = s.as_chunks::<64>().0 else {
+            break;
+        };
+        let (n1, n2) = (nibbles512(load512(a)), nibbles512(load512(b)));
+        if _mm512_cmpgt_epu8_mask(_mm512_max_epu8(n1, n2), _mm512_set1_epi8(15)) != 0 {
+            break;
+        }
+        // hi * 16 + lo for each pair of nibbles, as 16-bit lanes, narrowed to bytes.
+        let weights = _mm512_set1_epi16(0x0110);
+        let (lo, hi) = d.split_at_mut(32);
+        for (half, n) in [(lo, n1), (hi, n2)] {
+            let bytes = _mm512_cvtepi16_epi8(_mm512_maddubs_epi16(n, weights));
+            let half: &mut [MaybeUninit<u8>; 32] = half.try_into().expect("32 bytes");
+            store(half, bytes);
+        }
+        done += 64;
+    }
+    done
 }
