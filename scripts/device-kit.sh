@@ -4,7 +4,9 @@
 # into device-kit/ (ignored by git). The other machine needs no Rust: x86_64 Linux with
 # glibc >= 2.34.
 #
-# Usage: scripts/device-kit.sh
+# Usage: scripts/device-kit.sh [--fuzz]
+#   --fuzz  also build the `strings` fuzz target (cargo-fuzz on nightly, no sanitizer) and
+#           copy it with its local corpus, for `run.sh` to run when FUZZ_SECS is set.
 # Then, on the other machine, from a copy of this repository with device-kit/ in it:
 #   bash device-kit/run.sh OUT_DIR
 # which writes there, each step under a time limit:
@@ -15,9 +17,18 @@
 #   text-simdutf.txt  the same against simdutf, where that build was made here (C++)
 #   bump.txt        bench instructions --time 30 (issue 14's shapes, single thread)
 #   scaling.txt     bench scaling (the thread-safe arena, 1 to 16 threads)
+#   fuzz.txt        with FUZZ_SECS=N (and a kit built with --fuzz): the strings fuzz target
+#                   for N seconds in one process per CPU, its executions and any crash
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v jq >/dev/null || { echo "$0: needs jq" >&2; exit 1; }
+fuzz=0
+for arg in "$@"; do
+    case "$arg" in
+        --fuzz) fuzz=1 ;;
+        *) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
+    esac
+done
 
 kit=device-kit
 rm -rf "$kit"
@@ -47,6 +58,14 @@ if exe=$(bench text_kernels --features simdutf 2>/dev/null) && [ -x "$exe" ]; th
 fi
 # The plain build again, so that target/ holds the binary the other scripts expect.
 bench text_kernels >/dev/null
+
+if [ "$fuzz" = 1 ]; then
+    cargo +nightly fuzz build strings -s none --release
+    cp fuzz/target/x86_64-unknown-linux-gnu/release/strings "$kit/fuzz-strings"
+    mkdir -p "$kit/corpus"
+    [ -d fuzz/corpus/strings ] && cp -r fuzz/corpus/strings/. "$kit/corpus/"
+    strip "$kit/fuzz-strings" 2>/dev/null || true
+fi
 
 strip "$kit"/tests/* "$kit"/text_kernels* "$kit"/instructions "$kit"/scaling 2>/dev/null \
     || echo "$0: strip not found; copied unstripped"
@@ -101,6 +120,20 @@ for r in 1 2 3; do
 done >"$out/bump.txt" 2>&1
 
 timeout 180 "$kit/scaling" >"$out/scaling.txt" 2>&1
+
+if [ -n "${FUZZ_SECS:-}" ] && [ -x "$kit/fuzz-strings" ]; then
+    for i in $(seq 1 "$(nproc)"); do
+        "$kit/fuzz-strings" "$kit/corpus" -max_total_time="$FUZZ_SECS" -max_len=4096 \
+            -print_final_stats=1 -artifact_prefix="$out/crash-" >"$out/fuzz-$i.log" 2>&1 &
+    done
+    wait
+    {
+        awk '/number_of_executed_units/ { s += $2 } END { print "executions:", s }' "$out"/fuzz-*.log
+        grep -h 'ERROR\|SUMMARY' "$out"/fuzz-*.log
+        ls "$out" | grep '^crash-' || echo "no crash"
+    } >"$out/fuzz.txt"
+    rm -f "$out"/fuzz-*.log
+fi
 echo "done" >>"$out/cpu.txt"
 EOF
 chmod +x "$kit/run.sh"
