@@ -240,24 +240,42 @@ fn parse_dispatch(s: &str, out: &mut [MaybeUninit<u8>], simd: bool) -> Result<us
 }
 
 /// Whether the CPU has what the AVX2 blocks use: AVX2 and the bit instructions that
-/// every AVX2 CPU has beside it (BMI1, LZCNT, POPCNT). The answer is kept after the
-/// first call: one load and a compare on every call after it.
+/// every AVX2 CPU has beside it (BMI1, LZCNT, POPCNT).
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn avx2_available() -> bool {
+    simd_level() >= 2
+}
+
+/// Whether the CPU has, beyond that, the AVX-512 F and BW of the 128-digit dense blocks.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn avx512_available() -> bool {
+    simd_level() == 3
+}
+
+/// 1: no AVX2 blocks; 2: AVX2 ones; 3: AVX-512 dense blocks too. The answer is kept
+/// after the first call: one load and a compare on every call after it.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn simd_level() -> u8 {
     use core::sync::atomic::{AtomicU8, Ordering};
-    /// 0: not asked yet; 1: no; 2: yes.
-    static AVX2: AtomicU8 = AtomicU8::new(0);
-    match AVX2.load(Ordering::Relaxed) {
+    /// 0: not asked yet.
+    static LEVEL: AtomicU8 = AtomicU8::new(0);
+    match LEVEL.load(Ordering::Relaxed) {
         0 => {
-            let yes = std::arch::is_x86_feature_detected!("avx2")
+            let avx2 = std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("bmi1")
                 && std::arch::is_x86_feature_detected!("lzcnt")
                 && std::arch::is_x86_feature_detected!("popcnt");
-            AVX2.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-            yes
+            let avx512 = avx2
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw");
+            let level = 1 + u8::from(avx2) + u8::from(avx512);
+            LEVEL.store(level, Ordering::Relaxed);
+            level
         }
-        v => v == 2,
+        v => v,
     }
 }
 

@@ -7,8 +7,8 @@
 //! may have written is ever counted as output.
 //!
 //! Every function here needs AVX2; the caller checks it at run time
-//! (`is_x86_feature_detected!("avx2")`) before it calls any of them. Where the strings'
-//! AVX-512 level is in use (see [`Isa`]), the dense blocks take 128 digits at a time first.
+//! (`is_x86_feature_detected!("avx2")`) before it calls any of them. Where the CPU has
+//! AVX-512 F and BW too, the dense blocks take 128 digits at a time first.
 
 use core::arch::x86_64::{
     __m256i, _mm256_adds_epu8, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256,
@@ -23,8 +23,6 @@ use core::arch::x86_64::{
     _mm512_set1_epi16, _mm512_sub_epi8, _mm512_subs_epu8,
 };
 use core::mem::MaybeUninit;
-
-use crate::text::wide::Isa;
 
 /// Loads 32 bytes.
 #[inline]
@@ -97,8 +95,8 @@ pub(super) fn invalid(n: __m256i) -> __m256i {
 #[target_feature(enable = "avx2")]
 pub(super) fn dense(src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
     let mut done = 0;
-    if Isa::current() == Isa::Avx512 {
-        // SAFETY: the AVX-512 level is in use only where the CPU has AVX-512 F and BW.
+    if super::avx512_available() {
+        // SAFETY: the CPU has AVX-512 F and BW, checked just above.
         done = unsafe { dense128(src, dst) };
     }
     for (s, d) in src[2 * done..]
