@@ -203,9 +203,10 @@ pub(super) fn no_nul_avx2(b: &[u8]) -> usize {
     i
 }
 
+/// Loads 64 bytes (the AVX-512 decoder's tables too).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn load64(b: &[u8; 64]) -> __m512i {
+pub(super) fn load64(b: &[u8; 64]) -> __m512i {
     // SAFETY: `b` is 64 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
 }

@@ -26,6 +26,8 @@ use core::arch::x86_64::{
 };
 use core::mem::MaybeUninit;
 
+use super::x86::load64;
+
 /// A table of 64 bytes, byte `$i` being `$e`.
 macro_rules! table {
     (|$i:ident| $e:expr) => {{
@@ -54,14 +56,6 @@ static SHIFTS: [u32; 16] = [24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 16, 
 /// The 64 bytes of `t` as a vector.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn v8(t: &[u8; 64]) -> __m512i {
-    // SAFETY: `t` is 64 readable bytes; `loadu` has no alignment requirement.
-    unsafe { _mm512_loadu_si512(t.as_ptr().cast()) }
-}
-
-/// The 64 bytes of `t` as a vector.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
 fn v32(t: &[u32; 16]) -> __m512i {
     // SAFETY: `t` is 64 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm512_loadu_si512(t.as_ptr().cast()) }
@@ -86,7 +80,7 @@ fn window(v: __m512i) -> Window {
     let bytes = 61 + ((starts >> 61) | 0b1000).trailing_zeros() as usize;
     let starts = starts & (u64::MAX >> (64 - bytes));
     Window {
-        offsets: _mm512_maskz_compress_epi8(starts, v8(&IOTA)),
+        offsets: _mm512_maskz_compress_epi8(starts, load64(&IOTA)),
         chars: starts.count_ones() as usize,
         bytes,
     }
@@ -99,13 +93,16 @@ fn window(v: __m512i) -> Window {
 fn group(v: __m512i, w: &Window, g: i8) -> __m512i {
     // Lane k, byte j: the offset of character `16 * g + k` plus j (wrapping at 64 past
     // the window's characters), then the bytes there.
-    let spread = _mm512_add_epi8(v8(&GATHER_SPREAD), _mm512_set1_epi8(16 * g));
-    let at = _mm512_add_epi8(_mm512_permutexvar_epi8(spread, w.offsets), v8(&GATHER_STEP));
+    let spread = _mm512_add_epi8(load64(&GATHER_SPREAD), _mm512_set1_epi8(16 * g));
+    let at = _mm512_add_epi8(
+        _mm512_permutexvar_epi8(spread, w.offsets),
+        load64(&GATHER_STEP),
+    );
     let lanes = _mm512_permutexvar_epi8(at, v);
     // `vpermd` reads the low four bits of each index: the first byte's high nibble.
     let shift = _mm512_permutexvar_epi32(_mm512_srli_epi32::<4>(lanes), v32(&SHIFTS));
     // Lane bytes: the character's bytes from its last to its first, zero past them.
-    let x = _mm512_shuffle_epi8(_mm512_sllv_epi32(lanes, shift), v8(&REVERSE));
+    let x = _mm512_shuffle_epi8(_mm512_sllv_epi32(lanes, shift), load64(&REVERSE));
     let masked = |m: i32| _mm512_and_si512(x, _mm512_set1_epi32(m));
     // As in the AVX2 decoder's `three`: the last byte keeps 7 bits (ASCII, or a
     // continuation byte whose 7th bit is clear), the second from the end 6, the third 6
