@@ -49,7 +49,10 @@ trap 'rm -rf "$out"' EXIT
 # generic function serves bumpalo's two configurations), divided by N, two decimals.
 per_alloc() {
     local k=$1 f=${2:-$1}
+    # The second pattern matches a generic kernel's name under the v0 mangling that nightly
+    # compilers use (`…::bumpalo_u64::<1>`).
     valgrind --tool=callgrind --collect-atstart=no --toggle-collect="*::$f" \
+        --toggle-collect="*::$f::<*" \
         --callgrind-out-file="$out/$k.out" "$bin" "$k" >"$out/$k.log" 2>&1 \
         || { cat "$out/$k.log" >&2; exit 1; }
     local total
