@@ -123,19 +123,22 @@ fn a_growing_heap_stays_near_its_anchor() {
 #[test]
 fn reserve_with_guards_at_an_exact_address() {
     let p = page_size();
-    let probe = Mallocator::builder()
-        .reserve(64 * p)
-        .guard_pages(2, 2)
-        .build()
-        .unwrap();
-    let base = probe.base().as_ptr() as usize;
-    probe.free().unwrap();
-    let mut m = Mallocator::builder()
-        .reserve(64 * p)
-        .guard_pages(2, 2)
-        .at(base)
-        .build()
-        .unwrap();
+    let guarded = || Mallocator::builder().reserve(64 * p).guard_pages(2, 2);
+    // Retried: another test's thread may map at the freed address before we do.
+    let (base, mut m) = (0..10)
+        .find_map(|_| {
+            let probe = guarded().build().unwrap();
+            let base = probe.base().as_ptr() as usize;
+            probe.free().unwrap();
+            match guarded().at(base).build() {
+                Ok(m) => Some((base, m)),
+                Err(e) => {
+                    assert_eq!(e, Error::AddressInUse { addr: base });
+                    None
+                }
+            }
+        })
+        .expect("the freed address stayed taken in ten tries");
     assert_eq!((m.base().as_ptr() as usize, m.committed()), (base, 0));
     assert_eq!(m.alloc_bytes(&[7; 100]).unwrap(), [7; 100]);
     // The guards stay reserved: a region cannot be placed over them (where a page is a
@@ -244,14 +247,27 @@ fn bad_inputs_are_errors_that_change_nothing() {
 
 #[test]
 fn a_checkpoint_of_a_freed_arena_at_the_same_address_is_refused() {
-    let old = Mallocator::new().unwrap();
-    old.alloc_bytes(b"old").unwrap();
-    let cp = old.checkpoint();
-    let block = old.block_of(old.alloc_bytes(b"x").unwrap()).unwrap();
-    let base = old.base().as_ptr() as usize;
-    old.free().unwrap();
-    let mut new = Mallocator::builder().at(base).build().unwrap();
-    assert_eq!(new.base().as_ptr() as usize, base);
+    // Retried: another test's thread may map at the freed address before we do.
+    let (cp, block, mut new) = (0..10)
+        .find_map(|_| {
+            let old = Mallocator::new().unwrap();
+            old.alloc_bytes(b"old").unwrap();
+            let cp = old.checkpoint();
+            let block = old.block_of(old.alloc_bytes(b"x").unwrap()).unwrap();
+            let base = old.base().as_ptr() as usize;
+            old.free().unwrap();
+            match Mallocator::builder().at(base).build() {
+                Ok(new) => {
+                    assert_eq!(new.base().as_ptr() as usize, base);
+                    Some((cp, block, new))
+                }
+                Err(e) => {
+                    assert_eq!(e, Error::AddressInUse { addr: base });
+                    None
+                }
+            }
+        })
+        .expect("the freed address stayed taken in ten tries");
     new.alloc_bytes(b"new, longer").unwrap();
     assert_eq!(new.rewind(cp), Err(Error::InvalidCheckpoint));
     assert_eq!(new.used(), 11);
