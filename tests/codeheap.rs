@@ -120,25 +120,31 @@ fn a_growing_heap_stays_near_its_anchor() {
     }
 }
 
+/// Runs `attempt` (which frees a region and places another at its address, returning that
+/// address and the placement) until a placement succeeds. Retried up to ten times: another
+/// test's thread may map at the freed address first, which must then be `AddressInUse`.
+fn at_a_freed_address<T>(mut attempt: impl FnMut() -> (usize, Result<T, Error>)) -> (usize, T) {
+    (0..10)
+        .find_map(|_| match attempt() {
+            (base, Ok(placed)) => Some((base, placed)),
+            (base, Err(e)) => {
+                assert_eq!(e, Error::AddressInUse { addr: base });
+                None
+            }
+        })
+        .expect("the freed address stayed taken in ten tries")
+}
+
 #[test]
 fn reserve_with_guards_at_an_exact_address() {
     let p = page_size();
     let guarded = || Mallocator::builder().reserve(64 * p).guard_pages(2, 2);
-    // Retried: another test's thread may map at the freed address before we do.
-    let (base, mut m) = (0..10)
-        .find_map(|_| {
-            let probe = guarded().build().unwrap();
-            let base = probe.base().as_ptr() as usize;
-            probe.free().unwrap();
-            match guarded().at(base).build() {
-                Ok(m) => Some((base, m)),
-                Err(e) => {
-                    assert_eq!(e, Error::AddressInUse { addr: base });
-                    None
-                }
-            }
-        })
-        .expect("the freed address stayed taken in ten tries");
+    let (base, mut m) = at_a_freed_address(|| {
+        let probe = guarded().build().unwrap();
+        let base = probe.base().as_ptr() as usize;
+        probe.free().unwrap();
+        (base, guarded().at(base).build())
+    });
     assert_eq!((m.base().as_ptr() as usize, m.committed()), (base, 0));
     assert_eq!(m.alloc_bytes(&[7; 100]).unwrap(), [7; 100]);
     // The guards stay reserved: a region cannot be placed over them (where a page is a
@@ -247,27 +253,17 @@ fn bad_inputs_are_errors_that_change_nothing() {
 
 #[test]
 fn a_checkpoint_of_a_freed_arena_at_the_same_address_is_refused() {
-    // Retried: another test's thread may map at the freed address before we do.
-    let (cp, block, mut new) = (0..10)
-        .find_map(|_| {
-            let old = Mallocator::new().unwrap();
-            old.alloc_bytes(b"old").unwrap();
-            let cp = old.checkpoint();
-            let block = old.block_of(old.alloc_bytes(b"x").unwrap()).unwrap();
-            let base = old.base().as_ptr() as usize;
-            old.free().unwrap();
-            match Mallocator::builder().at(base).build() {
-                Ok(new) => {
-                    assert_eq!(new.base().as_ptr() as usize, base);
-                    Some((cp, block, new))
-                }
-                Err(e) => {
-                    assert_eq!(e, Error::AddressInUse { addr: base });
-                    None
-                }
-            }
-        })
-        .expect("the freed address stayed taken in ten tries");
+    let (base, (cp, block, mut new)) = at_a_freed_address(|| {
+        let old = Mallocator::new().unwrap();
+        old.alloc_bytes(b"old").unwrap();
+        let cp = old.checkpoint();
+        let block = old.block_of(old.alloc_bytes(b"x").unwrap()).unwrap();
+        let base = old.base().as_ptr() as usize;
+        old.free().unwrap();
+        let new = Mallocator::builder().at(base).build();
+        (base, new.map(|new| (cp, block, new)))
+    });
+    assert_eq!(new.base().as_ptr() as usize, base);
     new.alloc_bytes(b"new, longer").unwrap();
     assert_eq!(new.rewind(cp), Err(Error::InvalidCheckpoint));
     assert_eq!(new.used(), 11);
