@@ -190,6 +190,10 @@ EOF
       "$WORK/shim/bcryptprimitives.def" -ladvapi32
     echo "built $SHIM_DLL"
   fi
+  # One wineserver for all the test binaries. Left to itself, the server exits a few
+  # seconds after each binary, and a binary that starts just then loses its connection
+  # ("wine client error:0: recvmsg: Connection reset by peer"). on_exit kills it.
+  /usr/lib/wine/wineserver -p </dev/null >/dev/null 2>&1 || true
   stage_end
 fi
 
