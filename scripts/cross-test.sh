@@ -192,8 +192,11 @@ EOF
   fi
   # One wineserver for all the test binaries. Left to itself, the server exits a few
   # seconds after each binary, and a binary that starts just then loses its connection
-  # ("wine client error:0: recvmsg: Connection reset by peer"). on_exit kills it.
+  # ("wine client error:0: recvmsg: Connection reset by peer"). Wine's own services start
+  # with the first program and live as long as the server: started here, away from the
+  # test stage's output pipe, which they would otherwise hold open. on_exit kills them all.
   /usr/lib/wine/wineserver -p </dev/null >/dev/null 2>&1 || true
+  "$WINE" cmd /c exit </dev/null >/dev/null 2>&1 || true
   stage_end
 fi
 
